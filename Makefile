@@ -1,0 +1,51 @@
+# Two commands do all the set-up on a fresh machine, and are safe to run again:
+#   make run   - install, migrate the database, build the search index, serve http://127.0.0.1:5000
+#   make test  - the same set-up, then the whole test suite
+VENV   := .venv
+PY     := $(VENV)/bin/python
+KB     := $(VENV)/bin/kb
+STAMP  := $(VENV)/.installed
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: run test setup index browser lint bench clean
+
+run: index
+	$(KB) serve --host 127.0.0.1 --port 5000
+
+test: index browser
+	$(PY) -m pytest
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# torch first and pinned: a CPU build lies on disk; an unpinned torch pulls a multi-GB GPU build
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+index: setup
+	$(KB) translations compile
+	$(KB) db upgrade
+	$(KB) index
+
+# A real headless browser for the page tests: Debian's chromium (never a downloaded browser build).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-noto-cjk >/dev/null; \
+	  else echo "chromium is missing: run 'sudo apt-get install chromium chromium-driver fonts-noto-cjk' (browser tests will be skipped)"; fi; }
+
+lint: setup
+	$(VENV)/bin/ruff check kb tests bench
+	$(VENV)/bin/mypy
+
+bench: index
+	$(PY) bench/search_latency.py
+
+clean:
+	rm -rf search_index/builds search_index/CURRENT

@@ -1,0 +1,55 @@
+"""kb: a self-hosted help center that answers questions before they become tickets."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+
+from kb.config import DEFAULTS, PROJECT_ROOT, resolve_paths, secret_key
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: settings, extensions, blueprints and error pages, in that order."""
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        instance_path=str(PROJECT_ROOT / "instance"),
+    )
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_prefixed_env("KB")
+    if config:
+        app.config.update(config)
+    resolve_paths(app.config, app.instance_path)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = secret_key(app.instance_path)
+    logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from kb import db, i18n, site_state, visitor
+
+    db.init_app(app)
+    i18n.init_app(app)
+    site_state.init_app(app)
+    visitor.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from kb.views import api, search, site
+
+    app.register_blueprint(site.bp)
+    app.register_blueprint(search.bp)
+    app.register_blueprint(api.bp)
+    app.jinja_env.globals["url_endpoints"] = {rule.endpoint for rule in app.url_map.iter_rules()}
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from kb.views import errors
+
+    errors.register(app)

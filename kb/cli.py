@@ -1,0 +1,192 @@
+"""The ``kb`` command: thin wrappers over plain functions, each command's docstring is its help."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from kb import create_app
+
+
+def _create_app() -> Flask:
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=True, add_version_option=False)
+def cli() -> None:
+    """kb: a help center that answers questions before they become tickets."""
+
+
+def _settings() -> dict:
+    return dict(current_app.config)
+
+
+def _build(quiet: bool = False):  # type: ignore[no-untyped-def]
+    """Build or update the search index from the articles; return the report and the library."""
+    from kb.content import load_library
+    from kb.search.indexer import build_index
+    from kb.search.semantic import load_embedder
+
+    config = _settings()
+    library = load_library(config["ARTICLES_DIR"])
+    embedder = load_embedder(str(config.get("EMBEDDING_MODEL") or ""))
+    embedders = {"minilm": embedder} if embedder is not None else {}
+    bar: dict[str, object] = {}
+
+    def progress(done: int, total: int) -> None:
+        if quiet:
+            return
+        if "bar" not in bar:
+            bar["bar"] = click.progressbar(length=total, label="Embedding passages", file=sys.stderr)
+            bar["bar"].__enter__()  # type: ignore[attr-defined]
+            bar["done"] = 0
+        bar["bar"].update(done - bar["done"])  # type: ignore[attr-defined,operator]
+        bar["done"] = done
+        if done >= total:
+            bar.pop("bar").__exit__(None, None, None)  # type: ignore[attr-defined]
+
+    report = build_index(library, Path(config["SEARCH_INDEX_DIR"]), embedders, progress)  # type: ignore[arg-type]
+    return report, library
+
+
+@cli.command("index")
+@with_appcontext
+def index_command() -> None:
+    """Build search_index/ from the articles, re-embedding only articles that changed."""
+    report, library = _build()
+    for problem in library.errors:
+        click.echo(f"skipped: {problem}", err=True)
+    for label, ids in (("added", report.added), ("changed", report.changed), ("removed", report.removed)):
+        for article_id in ids:
+            click.echo(f"  {label}: {article_id}")
+    click.echo(f"Index {report.build_id}: {report.summary()}")
+
+
+@cli.command("check")
+@click.option("--strict", is_flag=True, help="Fail on warnings too.")
+@click.option("--no-search", is_flag=True, help="Skip the writers' search tests (faster: no model, no index).")
+@with_appcontext
+def check_command(strict: bool, no_search: bool) -> None:
+    """Check every article, the synonyms and the search tests; print path:line for each problem."""
+    from kb.content import load_library
+    from kb.search.synonyms import load_synonyms
+
+    started = time.perf_counter()
+    config = _settings()
+    articles_dir = Path(config["ARTICLES_DIR"])
+    library = load_library(articles_dir)
+    problems = list(library.problems)
+    problems += load_synonyms(articles_dir)[1]
+    tested = 0
+    if not no_search and not library.errors:
+        from kb.search import evaluate
+
+        queries, test_problems = evaluate.read_search_tests(articles_dir)
+        problems += test_problems
+        if queries:
+            searcher = _fresh_searcher(library)
+            outcomes = evaluate.run(searcher, queries)
+            problems += evaluate.failures(outcomes)
+            tested = len(queries)
+    for problem in sorted(problems, key=lambda p: (p.path, p.line)):
+        click.echo(str(problem))
+    errors = sum(p.severity == "error" for p in problems)
+    warnings = len(problems) - errors
+    took = time.perf_counter() - started
+    click.echo(f"{len(library)} articles, {tested} search tests: {errors} error(s), {warnings} warning(s) in {took:.2f} s")
+    if errors or (strict and warnings):
+        raise SystemExit(1)
+
+
+def _fresh_searcher(library):  # type: ignore[no-untyped-def]
+    """A searcher over an index that matches the articles, updating the index first if needed."""
+    from kb.search import Searcher, open_searcher
+    from kb.search.indexer import current_build, read_manifest
+
+    config = _settings()
+    manifest = read_manifest(current_build(Path(config["SEARCH_INDEX_DIR"])))
+    if manifest.get("articles") != {a.id: a.content_hash for a in library}:
+        click.echo("The search index is out of date: updating it first.", err=True)
+        _build(quiet=True)
+    searcher: Searcher = open_searcher(Path(config["SEARCH_INDEX_DIR"]), library, config)
+    return searcher
+
+
+@cli.command("eval")
+@click.argument("queries", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--mode", type=click.Choice(["hybrid", "keyword", "semantic"]), default="hybrid")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@click.option("--dump", type=click.Path(dir_okay=False, path_type=Path), help="Write one JSON line per query.")
+@with_appcontext
+def eval_command(queries: Path, mode: str, as_json: bool, dump: Path | None) -> None:
+    """Measure search quality on QUERIES.jsonl ({"query", "relevant": [slugs], "locale"} per line)."""
+    from kb.content import load_library
+    from kb.search import evaluate
+
+    library = load_library(_settings()["ARTICLES_DIR"])
+    searcher = _fresh_searcher(library)
+    labelled = evaluate.read_jsonl(queries)
+    outcomes = evaluate.run(searcher, labelled, mode)
+    figures = evaluate.metrics(outcomes)
+    figures["mode"] = mode
+    figures["semantic"] = searcher.semantic_available
+    if dump is not None:
+        with dump.open("w", encoding="utf-8") as out:
+            for o in outcomes:
+                out.write(json.dumps({"query": o.query.query, "ranked": o.ranked, "suggested": o.suggested,
+                                      "ms": round(o.ms, 3)}, ensure_ascii=False) + "\n")
+    if as_json:
+        click.echo(json.dumps(figures, indent=2))
+        return
+    for key, value in figures.items():
+        click.echo(f"{key:<22}{value:.3f}" if isinstance(value, float) else f"{key:<22}{value}")
+
+
+@cli.group("db")
+def db_group() -> None:
+    """Database schema commands."""
+
+
+@db_group.command("upgrade")
+@click.option("--revision", default="head")
+@with_appcontext
+def db_upgrade(revision: str) -> None:
+    """Apply the migrations to the database (KB_DATABASE_URL, or the SQLite file in instance/)."""
+    from kb import migrate
+
+    migrate.upgrade(_settings()["DATABASE_URL"], revision)
+    click.echo(f"Database at {revision}.")
+
+
+@cli.group("translations")
+def translations_group() -> None:
+    """UI translation catalogues (Flask-Babel)."""
+
+
+@translations_group.command("compile")
+def translations_compile() -> None:
+    """Compile every kb/translations/*/LC_MESSAGES/messages.po to .mo (built, never committed)."""
+    from kb.catalogues import compile_all
+
+    for path in compile_all():
+        click.echo(f"compiled {path}")
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=5000, type=int)
+@click.option("--workers", default=2, type=int)
+@click.option("--threads", default=4, type=int)
+def serve_command(host: str, port: int, workers: int, threads: int) -> None:
+    """Serve the site with gunicorn (the production server): each worker loads the model once."""
+    import os
+
+    os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}",
+                               "--workers", str(workers), "--threads", str(threads),
+                               "--access-logfile", "-", "kb.wsgi:app"])

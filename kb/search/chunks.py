@@ -1,0 +1,74 @@
+"""Cut articles into the passages that get embedded: a title passage, then each section in windows.
+
+Sections are embedded rather than whole articles so a long article matches on the paragraph that
+answers; MiniLM reads 256 tokens at most, so long sections are split into overlapping windows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kb.content import Article
+
+WINDOW_WORDS = 110
+OVERLAP_PARAGRAPHS = 1
+SHORT_LINE_WORDS = 18
+
+
+@dataclass(frozen=True)
+class Chunk:
+    article_id: str
+    anchor: str
+    heading: str
+    text: str
+
+
+def chunk_article(article: Article) -> list[Chunk]:
+    """Return the passages of one article, the title passage first."""
+    head = article.title + (f". {article.summary}" if article.summary else "")
+    chunks = [Chunk(article.id, "", "", head)]
+    for section in article.sections:
+        prefix = f"{article.title}: {section.heading}" if section.heading else article.title
+        paragraphs = [p for p in section.text.split("\n") if p.strip()]
+        if section.heading:
+            chunks.append(Chunk(article.id, section.anchor, section.heading, f"{article.title}: {section.heading}"))
+        for window in _windows(paragraphs):
+            chunks.append(Chunk(article.id, section.anchor, section.heading, f"{prefix}\n{window}"))
+        short = [p for p in paragraphs if len(p.split()) <= SHORT_LINE_WORDS]
+        if len(short) >= 4 and len(short) >= 0.6 * len(paragraphs):
+            # A list of short lines (questions, phrasings, steps): each line can be what a merchant asks.
+            chunks.extend(Chunk(article.id, section.anchor, section.heading, p) for p in short)
+    return _dedupe(chunks)
+
+
+def _windows(paragraphs: list[str]) -> list[str]:
+    windows: list[str] = []
+    current: list[str] = []
+    size = 0
+    for paragraph in paragraphs:
+        words = paragraph.split()
+        while len(words) > WINDOW_WORDS:  # one very long paragraph: cut it by words
+            if current:
+                windows.append("\n".join(current))
+                current, size = [], 0
+            windows.append(" ".join(words[:WINDOW_WORDS]))
+            words = words[WINDOW_WORDS - 20 :]
+        if size + len(words) > WINDOW_WORDS and current:
+            windows.append("\n".join(current))
+            current = current[-OVERLAP_PARAGRAPHS:] if OVERLAP_PARAGRAPHS else []
+            size = sum(len(p.split()) for p in current)
+        current.append(" ".join(words))
+        size += len(words)
+    if current:
+        windows.append("\n".join(current))
+    return windows
+
+
+def _dedupe(chunks: list[Chunk]) -> list[Chunk]:
+    seen: set[str] = set()
+    out = []
+    for chunk in chunks:
+        if chunk.text not in seen:
+            seen.add(chunk.text)
+            out.append(chunk)
+    return out

@@ -1,0 +1,187 @@
+"""Keyword search with Whoosh: one BM25F index per locale, an analyser per language, typo correction.
+
+Product words, error codes and exact phrases win here; meaning is the semantic side's job.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from whoosh import index, scoring
+from whoosh.analysis import Analyzer, CharsetFilter, LanguageAnalyzer, LowercaseFilter, RegexTokenizer, StandardAnalyzer
+from whoosh.fields import ID, KEYWORD, TEXT, Schema
+from whoosh.query import Or, Phrase, Query, Term
+from whoosh.support.charset import accent_map
+
+from kb.content import Article
+
+FIELDS = {"title": 3.0, "summary": 2.0, "tags": 2.0, "headings": 1.5, "body": 1.0}
+STEMMED_LANGUAGES = {"en": "en", "fr": "fr", "de": "de", "es": "es", "it": "it", "pt": "pt", "nl": "nl", "ar": "ar"}
+WORD = re.compile(r"\w+(?:[.'’-]\w+)*", re.UNICODE)
+
+
+def analyzer_for(locale: str) -> Analyzer:
+    """Stemming with accent folding for languages Whoosh knows; plain folding elsewhere."""
+    language = locale.split("-")[0]
+    from kb.search import languages  # per-language analysers that need more than Whoosh gives
+
+    special = languages.analyzer(language)
+    if special is not None:
+        return special
+    if language in STEMMED_LANGUAGES:
+        return LanguageAnalyzer(STEMMED_LANGUAGES[language]) | CharsetFilter(accent_map)
+    return StandardAnalyzer(stoplist=None) | CharsetFilter(accent_map)
+
+
+def words_analyzer() -> Analyzer:
+    """Whole words, lowercased and accent-folded: the vocabulary typo correction looks in."""
+    return RegexTokenizer(WORD) | LowercaseFilter() | CharsetFilter(accent_map)
+
+
+def schema_for(locale: str) -> Schema:
+    text = analyzer_for(locale)
+    return Schema(
+        id=ID(stored=True, unique=True),
+        category=ID(stored=True),
+        title=TEXT(analyzer=text, field_boost=FIELDS["title"]),
+        summary=TEXT(analyzer=text, field_boost=FIELDS["summary"]),
+        tags=TEXT(analyzer=text, field_boost=FIELDS["tags"]),
+        headings=TEXT(analyzer=text, field_boost=FIELDS["headings"]),
+        body=TEXT(analyzer=text, field_boost=FIELDS["body"]),
+        words=KEYWORD(lowercase=False, scorable=False),
+    )
+
+
+def document(article: Article) -> dict[str, str]:
+    body = "\n".join(s.text for s in article.sections)
+    headings = "\n".join(s.heading for s in article.sections if s.heading)
+    all_text = " ".join([article.title, article.summary, " ".join(article.tags), headings, body])
+    words = {t.text for t in words_analyzer()(all_text)}
+    return {
+        "id": article.id, "category": article.category, "title": article.title, "summary": article.summary,
+        "tags": " ".join(article.tags), "headings": headings, "body": body, "words": " ".join(sorted(words)),
+    }
+
+
+def write_index(folder: Path, locale: str, articles: Iterable[Article], removed: Iterable[str],
+                previous: Path | None) -> None:
+    """Write the locale's index into ``folder``: copy the previous build and update only what changed."""
+    if previous is not None and index.exists_in(str(previous)):
+        shutil.copytree(previous, folder)
+        ix = index.open_dir(str(folder))
+    else:
+        folder.mkdir(parents=True, exist_ok=True)
+        ix = index.create_in(str(folder), schema_for(locale))
+    writer = ix.writer(limitmb=128)
+    for article_id in removed:
+        writer.delete_by_term("id", article_id)
+    for article in articles:
+        writer.update_document(**document(article))
+    writer.commit(optimize=True)
+
+
+@dataclass(frozen=True)
+class KeywordHit:
+    article_id: str
+    score: float
+    stems: frozenset[str]  # the stems this article matched, for the confidence's coverage feature
+
+
+class KeywordIndex:
+    """An open Whoosh index for one locale, with its analysers and a searcher kept open."""
+
+    def __init__(self, folder: Path, locale: str) -> None:
+        self.locale = locale
+        self.ix = index.open_dir(str(folder))
+        self.analyzer = analyzer_for(locale)
+        self.words = words_analyzer()
+        self.searcher = self.ix.searcher(weighting=scoring.BM25F(B=0.75, K1=1.2))
+
+    def stems(self, text: str) -> list[str]:
+        return [t.text for t in self.analyzer(text)]
+
+    def corrections(self, query: str, known_word: Callable[[str], bool] | None = None) -> dict[str, str]:
+        """Map each misspelt word of ``query`` to the closest word of the articles.
+
+        A word the articles lack is left alone when ``known_word`` says it is a real word (the
+        model's vocabulary), so "print" is not "corrected" to "point".
+        """
+        reader = self.searcher.reader()
+        fixed: dict[str, str] = {}
+        for token in self.words(query):
+            word = token.text
+            if len(word) < 4 or any(ch.isdigit() for ch in word) or reader.doc_frequency("words", word) > 0:
+                continue
+            if known_word is not None and known_word(word):
+                continue
+            maxdist = 1 if len(word) <= 5 else 2
+            candidates = [c for c in reader.terms_within("words", word, maxdist, prefix=1) if c != word]
+            if candidates:
+                fixed[word] = max(candidates, key=lambda c: (-_distance(word, c), reader.doc_frequency("words", c)))
+        return fixed
+
+    def build_query(self, text: str, synonyms: list[list[str]] | None = None,
+                    extra_words: Iterable[str] = ()) -> Query | None:
+        """OR of the query's stems over every field, plus phrase and synonym boosts."""
+        stems = self.stems(text)
+        stems += [s for w in extra_words for s in self.stems(w) if s not in stems]
+        if not stems:
+            return None
+        parts: list[Query] = []
+        for stem in dict.fromkeys(stems):
+            parts.append(Or([Term(f, stem) for f in FIELDS]))
+        for group in synonyms or []:
+            hit = any(_contains(stems, self.stems(term)) for term in group)
+            if hit:
+                for term in group:
+                    alt = self.stems(term)
+                    if alt and not _contains(stems, alt):
+                        parts.append(_field_query(alt, boost=0.7))
+        if len(stems) >= 2:
+            parts.append(Or([Phrase(f, stems, slop=1, boost=2.0) for f in ("title", "body")]))
+        return Or(parts)
+
+    def search(self, query: Query, limit: int = 50, category: str | None = None,
+               only: Iterable[str] | None = None) -> list[KeywordHit]:
+        """BM25F top ``limit``, optionally within a category or a given set of article ids."""
+        flt: Query | None = Term("category", category) if category else None
+        if only is not None:
+            flt = Or([Term("id", i) for i in only])
+        results = self.searcher.search(query, limit=limit, filter=flt, terms=True)
+        return [KeywordHit(r["id"], float(r.score), frozenset(_decode(t) for _f, t in r.matched_terms()))
+                for r in results]
+
+    def close(self) -> None:
+        self.searcher.close()
+
+
+def _decode(term: bytes | str) -> str:
+    return term.decode("utf-8") if isinstance(term, bytes) else term
+
+
+def _field_query(stems: list[str], boost: float) -> Query:
+    if len(stems) == 1:
+        return Or([Term(f, stems[0], boost=boost) for f in FIELDS])
+    return Or([Phrase(f, stems, boost=boost) for f in ("title", "summary", "tags", "body")])
+
+
+def _contains(haystack: list[str], needle: list[str]) -> bool:
+    if not needle:
+        return False
+    n = len(needle)
+    return any(haystack[i : i + n] == needle for i in range(len(haystack) - n + 1))
+
+
+def _distance(a: str, b: str) -> int:
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+

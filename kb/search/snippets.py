@@ -1,0 +1,37 @@
+"""Snippets: the few words around the match, escaped, with the query's words marked."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from markupsafe import Markup, escape
+
+TOKEN = re.compile(r"\w+(?:[.'’-]\w+)*|\W+", re.UNICODE)
+
+
+def snippet(text: str, stems: set[str], stem: Callable[[str], list[str]], words: int = 32) -> Markup:
+    """Return about ``words`` words of ``text`` around the densest match, query words in <mark>."""
+    tokens = TOKEN.findall(text.replace("\n", " · "))
+    word_positions = [i for i, t in enumerate(tokens) if t[0].isalnum() or t[0] == "_"]
+    marked = {i for i in word_positions if stems and set(stem(tokens[i])) & stems}
+    start_word = 0
+    if marked and len(word_positions) > words:
+        flags = [1 if i in marked else 0 for i in word_positions]
+        count = sum(flags[:words])
+        best, best_count = 0, count
+        for w in range(1, len(flags) - words + 1):  # slide the window one word at a time
+            count += flags[w + words - 1] - flags[w - 1]
+            if count > best_count:
+                best, best_count = w, count
+        start_word = max(0, best - 3)
+    chosen = word_positions[start_word : start_word + words]
+    if not chosen:
+        return Markup("")
+    first, last = chosen[0], chosen[-1]
+    parts = ["… " if start_word > 0 else ""]
+    for i in range(first, last + 1):
+        parts.append(f"<mark>{escape(tokens[i])}</mark>" if i in marked else str(escape(tokens[i])))
+    if start_word + words < len(word_positions):
+        parts.append(" …")
+    return Markup("".join(parts))

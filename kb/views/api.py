@@ -1,0 +1,68 @@
+"""JSON for the product's widget and other clients: articles, search and suggestions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from kb import searching
+from kb.content import Article
+from kb.i18n import select_locale
+from kb.site_state import library
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+def article_summary(article: Article) -> dict[str, Any]:
+    return {
+        "id": article.id,
+        "locale": article.locale,
+        "slug": article.slug,
+        "title": article.title,
+        "summary": article.description,
+        "category": article.category,
+        "tags": article.tags,
+        "url": article.url,
+        "updated": article.updated.isoformat() if article.updated else None,
+        "revision": article.revision,
+    }
+
+
+@bp.get("/articles")
+def articles() -> ResponseReturnValue:
+    locale = request.args.get("locale")
+    items = [article_summary(a) for a in library() if locale in (None, a.locale)]
+    return jsonify(articles=items, count=len(items))
+
+
+@bp.get("/articles/<locale>/<slug>")
+def article(locale: str, slug: str) -> ResponseReturnValue:
+    found = library().get(locale, slug)
+    if found is None:
+        abort(404, description=f"No article {locale}/{slug}.")
+    data = article_summary(found)
+    data["html"] = found.html
+    data["sections"] = [{"heading": s.heading, "anchor": s.anchor, "level": s.level, "text": s.text}
+                        for s in found.sections]
+    data["related"] = found.related
+    return jsonify(data)
+
+
+@bp.get("/search")
+def search() -> ResponseReturnValue:
+    query = request.args.get("q", "").strip()
+    locale = request.args.get("locale") or select_locale()
+    limit = max(1, min(50, request.args.get("limit", 10, type=int) or 10))
+    found = searching.search_page(query, locale, request.args.get("category") or None, 1, limit, source="api")
+    return jsonify(searching.result_json(found))
+
+
+@bp.get("/suggest")
+def suggest() -> ResponseReturnValue:
+    query = request.args.get("q", "").strip()
+    locale = request.args.get("locale") or select_locale()
+    source = "contact" if request.args.get("source") == "contact" else "suggest"
+    hits, search_id = searching.suggest(query, locale, source=source)
+    return jsonify(query=query, locale=locale, search_id=search_id, suggestions=[h.as_json() for h in hits])

@@ -1,0 +1,47 @@
+"""Error pages that help: a 404 with a search box, JSON for API clients, and a calm 500."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from kb.db import get_session
+
+log = logging.getLogger(__name__)
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+        if _wants_json():
+            return jsonify(error=exc.name, message=exc.description, status=exc.code), exc.code
+        template = "errors/404.html" if exc.code == 404 else "errors/error.html"
+        return render_template(template, error=exc, locale=_locale_guess()), exc.code
+
+    @app.errorhandler(Exception)
+    def server_error(exc: Exception):  # type: ignore[no-untyped-def]
+        log.exception("unhandled error on %s", request.path)
+        get_session().rollback()
+        if _wants_json():
+            return jsonify(error="Internal Server Error", message="Something went wrong on our side.", status=500), 500
+        try:
+            return render_template("errors/error.html", error=None, locale=_locale_guess()), 500
+        except Exception:  # the error page itself failed: answer in plain words rather than not at all
+            log.exception("error page failed")
+            return "Something went wrong on our side. Please try again in a moment.", 500
+
+
+def _locale_guess() -> str:
+    first = request.path.strip("/").split("/")[0]
+    from kb.site_state import library
+
+    try:
+        return first if first in library().locales else "en"
+    except Exception:
+        return "en"

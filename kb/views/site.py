@@ -1,0 +1,117 @@
+"""The pages a merchant browses: home, categories, articles, sitemap and robots.txt."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
+
+from kb import events, locales
+from kb.content import Article, Category
+from kb.db import get_session
+from kb.site_state import library
+from kb.visitor import current_visitor
+
+bp = Blueprint("site", __name__)
+
+
+def get_locale_or_404(locale: str) -> str:
+    if locale not in library().locales:
+        abort(404, description=f"There is no help center in {locale!r}.")
+    return locale
+
+
+def get_category(locale: str, slug: str) -> Category:
+    category = library().category(get_locale_or_404(locale), slug)
+    if category is None:
+        abort(404, description="This category does not exist.")
+    return category
+
+
+@bp.get("/")
+def index() -> Response:
+    lib = library()
+    locale = locales.preferred_locale(lib.locales, current_app.config["DEFAULT_LOCALE"])
+    return redirect(url_for("site.home", locale=locale), 302)  # type: ignore[return-value]
+
+
+@bp.get("/<locale>/")
+def home(locale: str) -> str:
+    lib = library()
+    get_locale_or_404(locale)
+    categories = [(c, len(lib.in_locale(locale, c.slug))) for c in lib.categories_in(locale)]
+    popular_ids = events.safely(events.most_viewed, get_session(), locale) or []
+    popular = [a for a in (lib.by_id(i) for i in popular_ids) if a is not None]
+    if len(popular) < 6:
+        popular += [a for a in lib.in_locale(locale) if a not in popular][: 6 - len(popular)]
+    return render_template("site/home.html", locale=locale, categories=categories, popular=popular)
+
+
+@bp.get("/<locale>/<category>/")
+def category(locale: str, category: str) -> str:
+    cat = get_category(locale, category)
+    articles = library().in_locale(locale, cat.slug)
+    return render_template("site/category.html", locale=locale, category=cat, articles=articles)
+
+
+@bp.get("/<locale>/articles/<slug>")
+def article(locale: str, slug: str) -> Response | str:
+    lib = library()
+    get_locale_or_404(locale)
+    found = lib.get(locale, slug)
+    if found is None:
+        target = lib.alias_target(locale, slug)
+        if target is not None:
+            return redirect(url_for("site.article", locale=locale, slug=target), 301)  # type: ignore[return-value]
+        abort(404, description="We could not find that article. It may have moved.")
+    source, query = _came_from()
+    events.safely(events.record_view, get_session(), current_visitor(), found.id, found.revision, source, query)
+    related = [a for a in (lib.get(locale, s) for s in found.related) if a is not None]
+    return render_template("site/article.html", locale=locale, article=found, related=related,
+                           category=lib.category(locale, found.category), edit_url=_edit_url(found))
+
+
+def _came_from() -> tuple[str, str]:
+    """Where the visitor came from: an explicit ``from`` parameter, else the referring page."""
+    source = request.args.get("from", "")
+    if source in events.VIEW_SOURCES:
+        return source, request.args.get("q", "")[:500]
+    referrer = urlsplit(request.referrer or "")
+    if referrer.netloc != request.host:
+        return "outside", ""
+    path = referrer.path
+    if "/articles/" in path:
+        return "article", ""
+    if path.rstrip("/").endswith("search"):
+        return "search", ""
+    return ("category", "") if path.count("/") >= 3 else ("outside", "")
+
+
+def _edit_url(article: Article) -> str:
+    template = current_app.config.get("EDIT_URL") or ""
+    if not template:
+        return ""
+    folder = library().root.name
+    return str(template).replace("{path}", f"{folder}/{article.path}")
+
+
+@bp.get("/sitemap.xml")
+def sitemap() -> Response:
+    lib = library()
+    pages: list[tuple[str, str]] = []
+    for locale in lib.locales:
+        pages.append((url_for("site.home", locale=locale, _external=True), ""))
+        for cat in lib.categories_in(locale):
+            pages.append((url_for("site.category", locale=locale, category=cat.slug, _external=True), ""))
+    for art in lib:
+        lastmod = art.updated.date().isoformat() if art.updated else ""
+        pages.append((url_for("site.article", locale=art.locale, slug=art.slug, _external=True), lastmod))
+    xml = render_template("site/sitemap.xml", pages=pages)
+    return Response(xml, mimetype="application/xml")
+
+
+@bp.get("/robots.txt")
+def robots() -> Response:
+    lines = ["User-agent: *", "Disallow: /admin", "Disallow: /api/", "Disallow: /search", "Disallow: /contact",
+             f"Sitemap: {url_for('site.sitemap', _external=True)}", ""]
+    return Response("\n".join(lines), mimetype="text/plain")
