@@ -31,12 +31,11 @@ def _build(quiet: bool = False):  # type: ignore[no-untyped-def]
     """Build or update the search index from the articles; return the report and the library."""
     from kb.content import load_library
     from kb.search.indexer import build_index
-    from kb.search.semantic import load_embedder
+    from kb.search.semantic import load_embedders
 
     config = _settings()
     library = load_library(config["ARTICLES_DIR"])
-    embedder = load_embedder(str(config.get("EMBEDDING_MODEL") or ""))
-    embedders = {"minilm": embedder} if embedder is not None else {}
+    embedders = load_embedders(config)
     bar: dict[str, object] = {}
 
     def progress(done: int, total: int) -> None:
@@ -51,7 +50,7 @@ def _build(quiet: bool = False):  # type: ignore[no-untyped-def]
         if done >= total:
             bar.pop("bar").__exit__(None, None, None)  # type: ignore[attr-defined]
 
-    report = build_index(library, Path(config["SEARCH_INDEX_DIR"]), embedders, progress)  # type: ignore[arg-type]
+    report = build_index(library, Path(config["SEARCH_INDEX_DIR"]), embedders, progress)
     return report, library
 
 
@@ -162,6 +161,21 @@ def db_upgrade(revision: str) -> None:
 
     migrate.upgrade(_settings()["DATABASE_URL"], revision)
     click.echo(f"Database at {revision}.")
+
+
+@cli.command("deliver")
+@click.option("--limit", default=100, type=int, help="Send at most this many messages in one run.")
+@with_appcontext
+def deliver_command(limit: int) -> None:
+    """Send the tickets and acknowledgements waiting in the outbox; safe from cron, even two at once."""
+    from kb import outbox
+
+    sessions = current_app.extensions["kb.db"]
+    outcomes = outbox.deliver_due(sessions, current_app.config, limit=limit)
+    with sessions() as session:
+        waiting = outbox.counts(session)
+    click.echo(f"{outcomes['sent']} sent, {outcomes['retry']} to retry later, {outcomes['failed']} failed now; "
+               f"outbox: {waiting.get('pending', 0)} pending, {waiting.get('failed', 0)} failed")
 
 
 @cli.group("translations")

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 KNOWN_KEYS = {"title", "summary", "tags", "order", "aliases", "related", "draft", "translation_of"}
 _LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 _FENCE = re.compile(r"^\s*(```|~~~)")
+_ID = re.compile(r'<[a-z][a-z0-9]*[^>]*?\sid="([^"]+)"')
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,8 @@ class Article:
 
     @property
     def anchors(self) -> set[str]:
-        return {s.anchor for s in self.sections if s.anchor}
+        """Every id a link may point at: all headings (h4 included), not only the sections' h2/h3."""
+        return set(_ID.findall(self.html)) | {s.anchor for s in self.sections if s.anchor}
 
     @property
     def description(self) -> str:
@@ -170,11 +172,14 @@ def load_library(root: Path | str, include_drafts: bool = False) -> Library:
     revisions = git_revisions(root)
     categories = _load_categories(root, problems)
     parsed: list[Article] = []
+    unreadable: set[str] = set()
     for path in sorted(root.glob("*/*/*.md")):
         if any(part.startswith(("_", ".")) for part in path.relative_to(root).parts):
             continue
         article = _parse(root, path, revisions, problems)
-        if article is not None:
+        if article is None:
+            unreadable.add(path.relative_to(root).as_posix())
+        else:
             parsed.append(article)
             key = (article.locale, article.category)
             if key not in categories:
@@ -186,8 +191,8 @@ def load_library(root: Path | str, include_drafts: bool = False) -> Library:
     for article in parsed:
         broken |= _check_references(article, parsed, by_path, problems)
     served = [a for a in parsed if a.path not in broken and (include_drafts or not a.draft)]
-    for path in sorted(broken):
-        log.warning("left out %s: see `kb check`", path)
+    for rel in sorted(broken | unreadable):
+        log.warning("left out %s: see `kb check`", rel)
     for key in [k for k in categories if not any((a.locale, a.category) == k for a in served)]:
         del categories[key]
     return Library(root, served, categories, problems)

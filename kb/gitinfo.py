@@ -24,7 +24,9 @@ def git_revisions(root: Path) -> dict[Path, Revision]:
             capture_output=True, text=True, check=True, timeout=10,
         ).stdout.strip()
         log = subprocess.run(
-            ["git", "-C", str(root), "log", "--format=\x1e%H %ct", "--name-only", "--no-renames", "--", "."],
+            # core.quotePath=false: names such as ko/포인트/... come back as written, not octal-escaped
+            ["git", "-c", "core.quotePath=false", "-C", str(root), "log", "--format=\x1e%H %ct",
+             "--name-only", "--no-renames", "--", "."],
             capture_output=True, text=True, check=True, timeout=60,
         ).stdout
     except (OSError, subprocess.SubprocessError):

@@ -89,7 +89,11 @@ def render(body: str, resolve: LinkResolver | None = None) -> Rendered:
         extensions.append(_LinkExtension(resolve))
     md = markdown.Markdown(
         extensions=extensions,
-        extension_configs={"toc": {"slugify": slugify, "toc_depth": "2-3"}},
+        # align= rather than style=: the sanitiser keeps align on th/td and drops every style attribute
+        extension_configs={
+            "toc": {"slugify": slugify, "toc_depth": "2-3"},
+            "tables": {"use_align_attribute": True},
+        },
         output_format="html",
     )
     raw = md.convert(body)

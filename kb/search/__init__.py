@@ -23,7 +23,7 @@ from kb.search import fusion
 from kb.search.fusion import Candidate
 from kb.search.indexer import current_build, read_manifest
 from kb.search.keyword import KeywordIndex
-from kb.search.semantic import SentenceTransformerEmbedder, VectorIndex, load_embedder
+from kb.search.semantic import Embedder, VectorIndex, load_embedders
 from kb.search.snippets import snippet
 from kb.search.synonyms import load_synonyms
 
@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 MODES = ("hybrid", "keyword", "semantic")
 MAX_QUERY = 300
 POOL = 50
+DEFAULT_THRESHOLD = 0.42  # measured: bench/README.md
 
 
 @dataclass
@@ -80,64 +81,59 @@ class SearchResult:
 class Searcher:
     """Search over one index build; opened once per process and swapped when a new build lands."""
 
-    def __init__(self, build: Path, library: Library, embedder: SentenceTransformerEmbedder | None,
+    def __init__(self, build: Path, library: Library, embedders: dict[str, Embedder],
                  synonyms: list[list[str]], threshold: float) -> None:
         self.build = build
         self.library = library
-        self.embedder = embedder
         self.synonyms = synonyms
         self.threshold = threshold
         manifest = read_manifest(build)
         self.build_id = manifest.get("build_id", build.name)
         self.keyword = {loc: KeywordIndex(build / "keyword" / loc, loc)
                         for loc in manifest.get("locales", []) if (build / "keyword" / loc).exists()}
-        self.vectors: dict[str, VectorIndex] = {}
+        self.embedders: dict[str, Embedder] = {}
+        self.vectors: dict[str, dict[str, VectorIndex]] = {}  # model key -> locale -> passages
         self.semantic_reason = ""
-        model_name = manifest.get("models", {}).get("minilm")
-        if embedder is None:
-            self.semantic_reason = "the embedding model could not be loaded (see the log)"
-        elif model_name != embedder.name:
-            self.semantic_reason = f"the index was built with {model_name or 'no model'}, not {embedder.name}: run `kb index`"
-        else:
-            self._load_vectors(build)
-
-    def _load_vectors(self, build: Path) -> None:
-        matrix = np.load(build / "vectors-minilm.npy")
-        chunks = json.loads((build / "chunks.json").read_text(encoding="utf-8"))
-        by_locale: dict[str, list[int]] = {}
-        for row, chunk in enumerate(chunks):
-            by_locale.setdefault(chunk["id"].split("/")[0], []).append(row)
-        for locale, rows in by_locale.items():
-            self.vectors[locale] = VectorIndex(
-                np.ascontiguousarray(matrix[rows]), [chunks[r]["id"] for r in rows],
-                [chunks[r]["anchor"] for r in rows], [chunks[r]["heading"] for r in rows])
+        built_with = manifest.get("models", {})
+        chunks = json.loads((build / "chunks.json").read_text(encoding="utf-8")) if built_with else []
+        for key, embedder in embedders.items():
+            if built_with.get(key) == embedder.name:
+                self.embedders[key] = embedder
+                self.vectors[key] = _vector_indexes(np.load(build / f"vectors-{key}.npy"), chunks)
+        if "minilm" not in self.embedders:
+            self.semantic_reason = (
+                "the embedding model could not be loaded (see the log)" if "minilm" not in embedders
+                else f"the index was built with {built_with.get('minilm') or 'no model'}: run `kb index`")
+            log.warning("semantic search is off: %s", self.semantic_reason)
 
     @property
     def semantic_available(self) -> bool:
-        return bool(self.vectors)
+        return "minilm" in self.vectors
 
     def status(self) -> dict[str, Any]:
         return {"build": self.build_id, "semantic": self.semantic_available, "reason": self.semantic_reason,
-                "model": self.embedder.name if self.embedder else None, "locales": sorted(self.keyword),
+                "models": {k: e.name for k, e in self.embedders.items()}, "locales": sorted(self.keyword),
                 "threshold": self.threshold}
 
     # -- ranking -----------------------------------------------------------------------------------
 
     def rank(self, query: str, locale: str, mode: str = "hybrid", category: str | None = None,
              ) -> tuple[list[Candidate], str]:
-        """Score candidate articles for ``query``; return them best first and a spelling correction."""
+        """Score candidate articles for ``query``, best first, each with its confidence; and a correction."""
         query = " ".join(query.split())[:MAX_QUERY]
         if mode not in MODES:
             raise ValueError(f"unknown search mode {mode!r}; use one of {', '.join(MODES)}")
-        if not self.semantic_available and mode != "keyword":
+        if not self.semantic_available:
             mode = "keyword"
         candidates: dict[str, Candidate] = {}
         corrected = ""
-        q = None
-        fixes: dict[str, str] = {}
         kw = self.keyword.get(locale)
-        if kw is not None and query:
-            fixes = kw.corrections(query, self.embedder.known_word if self.embedder else None)
+        if not query:
+            return [], ""
+        allowed = {a.id for a in self.library.in_locale(locale, category)} if category else None
+        if kw is not None:
+            primary = self.embedders.get("minilm")
+            fixes = kw.corrections(query, getattr(primary, "known_word", None))
             if fixes:
                 corrected = " ".join(fixes.get(w.lower(), w) for w in query.split())
             q = kw.build_query(query, self.synonyms, extra_words=fixes.values())
@@ -146,34 +142,44 @@ class Searcher:
                 for rank, hit in enumerate(kw.search(q, limit=POOL, category=category), 1):
                     candidates[hit.article_id] = Candidate(hit.article_id, keyword=hit.score, keyword_rank=rank)
                     matched[hit.article_id] = hit.stems
-        vectors = self.vectors.get(locale)
-        if vectors is not None and query and mode != "keyword" and self.embedder is not None:
-            qvec = self.embedder.encode_query(query)
-            allowed = None
-            if category:
-                allowed = {a.id for a in self.library.in_locale(locale, category)}
-            for rank, (article_id, score, row) in enumerate(vectors.article_scores(qvec, allowed, POOL), 1):
-                c = candidates.setdefault(article_id, Candidate(article_id))
-                c.semantic, c.semantic_rank, c.row = score, rank, row
-            if mode == "hybrid":
-                self._fill_semantic(vectors, qvec, candidates)
-        if kw is not None and q is not None:
+        if mode != "keyword":
+            # The models read the corrected words: a typo splits into pieces they do not recognise.
+            self._semantic(corrected or query, locale, allowed, candidates)
+        if kw is not None and q is not None and mode != "semantic":
             self._coverage(kw, q, corrected or query, candidates, matched)
         ranked = [c for c in candidates.values() if self.library.by_id(c.article_id) is not None]
         if mode == "keyword":
             ranked = [c for c in ranked if c.keyword_rank is not None]
-            fusion.confidence(ranked, fusion.KEYWORD_ONLY_CONFIDENCE)
-            for c in ranked:
-                c.score = c.keyword
-        elif mode == "semantic":
-            ranked = [c for c in ranked if c.semantic_rank is not None]
-            fusion.confidence(ranked, fusion.DEFAULT_CONFIDENCE)
-            for c in ranked:
-                c.score = c.semantic
-        else:
-            fusion.calibrated(ranked)
+        {"hybrid": fusion.hybrid, "semantic": fusion.semantic, "keyword": fusion.keyword}[mode](ranked)
         ranked.sort(key=lambda c: (-c.score, c.article_id))
+        fusion.calibrate(ranked, keyword_only=mode == "keyword")
         return ranked, corrected
+
+    def _semantic(self, query: str, locale: str, allowed: set[str] | None,
+                  candidates: dict[str, Candidate]) -> None:
+        """Add each model's best passage cosine to the candidates, and its own top articles."""
+        for key, field_name in (("minilm", "semantic"), ("usem3", "multilingual")):
+            index = self.vectors.get(key, {}).get(locale)
+            if index is None:
+                continue
+            qvec = self.embedders[key].encode_query(query)
+            best = index.best_per_article(qvec)
+            pool = POOL if key == "minilm" else POOL // 2
+            for rank, (article_id, score) in enumerate(index.top(best, pool, allowed), 1):
+                c = candidates.setdefault(article_id, Candidate(article_id))
+                if key == "minilm":
+                    c.semantic_rank = rank
+            for c in candidates.values():
+                position = index.position.get(c.article_id)
+                if position is not None:
+                    setattr(c, field_name, float(best[position]))
+
+    def _semantic_text(self, query: str, locale: str) -> str:
+        query = " ".join(query.split())[:MAX_QUERY]
+        kw = self.keyword.get(locale)
+        primary = self.embedders.get("minilm")
+        fixes = kw.corrections(query, getattr(primary, "known_word", None)) if kw is not None else {}
+        return " ".join(fixes.get(w.lower(), w) for w in query.split()) if fixes else query
 
     def _coverage(self, kw: KeywordIndex, q: Any, query: str, candidates: dict[str, Candidate],
                   matched: dict[str, frozenset[str]]) -> None:
@@ -195,25 +201,6 @@ class Searcher:
         for c in candidates.values():
             present = matched.get(c.article_id, frozenset())
             c.coverage = sum(w for s, w in weights.items() if s in present) / total
-
-    def _fill_semantic(self, vectors: VectorIndex, qvec: np.ndarray, candidates: dict[str, Candidate]) -> None:
-        """Keyword-only candidates still need their cosine for fusion: compute it for just those."""
-        missing = [c for c in candidates.values() if c.semantic_rank is None]
-        if not missing:
-            return
-        ids = {c.article_id for c in missing}
-        rows = [i for i, a in enumerate(vectors.article_ids) if a in ids] if len(ids) < 50 else []
-        if not rows:
-            return
-        scores = vectors.vectors[rows] @ qvec
-        best: dict[str, tuple[float, int]] = {}
-        for row, score in zip(rows, scores, strict=True):
-            a = vectors.article_ids[row]
-            if a not in best or score > best[a][0]:
-                best[a] = (float(score), row)
-        for c in missing:
-            if c.article_id in best:
-                c.semantic, c.row = best[c.article_id]
 
     # -- what callers use --------------------------------------------------------------------------
 
@@ -240,9 +227,11 @@ class Searcher:
         article = self.library.by_id(c.article_id)
         assert article is not None
         anchor, heading, text = "", "", article.description
-        vectors = self.vectors.get(article.locale)
-        if vectors is not None and c.row >= 0:
-            anchor, heading = vectors.anchors[c.row], vectors.headings[c.row]
+        vectors = self.vectors.get("minilm", {}).get(article.locale)
+        if vectors is not None and article.id in vectors.position:
+            qvec = self.embedders["minilm"].encode_query(self._semantic_text(query, article.locale))  # cached
+            row = vectors.best_row(article.id, qvec)
+            anchor, heading = vectors.anchors[row], vectors.headings[row]
             section = next((s for s in article.sections if s.anchor == anchor), None)
             if section is not None and section.text:
                 text = section.text
@@ -261,6 +250,16 @@ def open_searcher(index_dir: Path, library: Library, settings: dict[str, Any]) -
     build = current_build(Path(index_dir))
     if build is None:
         raise IndexMissing(f"no search index in {index_dir}: run `kb index`")
-    embedder = load_embedder(str(settings.get("EMBEDDING_MODEL") or ""))
     synonyms, _ = load_synonyms(library.root)
-    return Searcher(build, library, embedder, synonyms, float(settings.get("SUGGEST_THRESHOLD", 0.5)))
+    return Searcher(build, library, load_embedders(settings), synonyms,
+                    float(settings.get("SUGGEST_THRESHOLD", DEFAULT_THRESHOLD)))
+
+
+def _vector_indexes(matrix: np.ndarray, chunks: list[dict[str, str]]) -> dict[str, VectorIndex]:
+    """Split the passage matrix by locale, so a query scores only its own language's rows."""
+    by_locale: dict[str, list[int]] = {}
+    for row, chunk in enumerate(chunks):
+        by_locale.setdefault(chunk["id"].split("/")[0], []).append(row)
+    return {locale: VectorIndex(np.ascontiguousarray(matrix[rows]), [chunks[r]["id"] for r in rows],
+                                [chunks[r]["anchor"] for r in rows], [chunks[r]["heading"] for r in rows])
+            for locale, rows in by_locale.items()}

