@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -115,14 +116,21 @@ class Library:
         self.problems = problems
         self.categories = categories
         self._by_key = {(a.locale, a.slug): a for a in articles}
+        self._sorted = sorted(self._by_key.values(), key=_sort_key)
         self._aliases = {(a.locale, alias): a.slug for a in articles for alias in a.aliases}
+        self._by_slug: dict[str, list[Article]] = {}
+        for a in self._sorted:
+            self._by_slug.setdefault(a.slug, []).append(a)
+        self._translations: dict[str, dict[str, Article]] = {}
+        for a in articles:
+            self._translations.setdefault(a.translation_key, {})[a.locale] = a
         self.locales = sorted({a.locale for a in articles} | {c[0] for c in categories})
 
     def __len__(self) -> int:
         return len(self._by_key)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        return iter(sorted(self._by_key.values(), key=_sort_key))
+    def __iter__(self) -> Iterator[Article]:
+        return iter(self._sorted)
 
     def get(self, locale: str, slug: str) -> Article | None:
         return self._by_key.get((locale, slug))
@@ -141,13 +149,28 @@ class Library:
         found = [c for (loc, _), c in self.categories.items() if loc == locale]
         return sorted(found, key=lambda c: (c.order, c.title.lower()))
 
-    def category(self, locale: str, slug: str) -> Category | None:
-        return self.categories.get((locale, slug))
+    def category(self, locale: str, slug: str, prefer: str = "en") -> Category | None:
+        """The category in ``locale``, or its original when only another language has it yet."""
+        return self.categories.get((locale, slug)) or self.categories.get((prefer, slug))
 
     def translations(self, article: Article) -> dict[str, Article]:
         """Return the article in every locale that has it, its own included."""
-        key = article.translation_key
-        return {a.locale: a for a in self._by_key.values() if a.translation_key == key}
+        return dict(self._translations.get(article.translation_key, {}))
+
+    def original(self, locale: str, slug: str, prefer: str = "en") -> Article | None:
+        """The article a visitor of ``locale`` gets when it has no translation: ``prefer``'s, else any."""
+        found = [a for a in self._by_slug.get(slug, []) if a.locale != locale]
+        return next((a for a in found if a.locale == prefer), found[0] if found else None)
+
+    def with_originals(self, locale: str, category: str | None = None, prefer: str = "en") -> list[Article]:
+        """The locale's articles, plus the original of every article not translated into it yet."""
+        own = self.in_locale(locale, category)
+        have = {a.translation_key for a in own}
+        extra = [a for a in self.in_locale(prefer, category) if a.translation_key not in have] if prefer != locale else []
+        return sorted(own + extra, key=lambda a: (a.order, a.title.lower()))
+
+    def translation_locales(self, article: Article) -> set[str]:
+        return set(self._translations.get(article.translation_key, {}))
 
     @property
     def errors(self) -> list[Problem]:

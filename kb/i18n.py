@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, request, url_for
 from flask_babel import Babel, format_date
 
 from kb import locales
@@ -31,6 +31,23 @@ def init_app(app: Flask) -> None:
     Babel(app, locale_selector=select_locale, default_translation_directories=str(TRANSLATIONS))
     app.jinja_env.globals.update(text_direction=locales.direction, locale_name=locales.name)
     app.jinja_env.filters["date"] = _date
+    app.context_processor(_language_links)
+
+
+def _language_links() -> dict[str, object]:
+    """This page in every language: for the switcher and the hreflang alternates."""
+    from kb.site_state import library
+
+    args = dict(request.view_args or {})
+    if request.endpoint is None or "locale" not in args:
+        return {"language_links": []}
+    links = []
+    for locale in library().locales:
+        args["locale"] = locale
+        links.append({"locale": locale, "name": locales.name(locale),
+                      "url": url_for(request.endpoint, **args),
+                      "absolute": url_for(request.endpoint, _external=True, **args)})
+    return {"language_links": links}
 
 
 def _date(value: datetime | None) -> str:

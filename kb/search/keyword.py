@@ -23,6 +23,7 @@ from kb.content import Article
 FIELDS = {"title": 3.0, "summary": 2.0, "tags": 2.0, "headings": 1.5, "body": 1.0}
 STEMMED_LANGUAGES = {"en": "en", "fr": "fr", "de": "de", "es": "es", "it": "it", "pt": "pt", "nl": "nl", "ar": "ar"}
 WORD = re.compile(r"\w+(?:[.'’-]\w+)*", re.UNICODE)
+LATIN_WORD = re.compile(r"[a-zà-ÿœæ]+")  # spelling correction is for alphabetic scripts we can judge
 # Error codes and versions stay whole ("PK-5120", "v2.1"); other words split at punctuation.
 TOKEN = re.compile(r"[^\W\d_]{1,6}-\d[\w-]*|\w+(?:\.\w+)*", re.UNICODE)
 
@@ -119,7 +120,7 @@ class KeywordIndex:
         fixed: dict[str, str] = {}
         for token in self.words(query):
             word = token.text
-            if len(word) < 4 or any(ch.isdigit() for ch in word) or reader.doc_frequency("words", word) > 0:
+            if len(word) < 4 or not LATIN_WORD.fullmatch(word) or reader.doc_frequency("words", word) > 0:
                 continue
             if known_word is not None and known_word(word):
                 continue

@@ -50,7 +50,7 @@ def home(locale: str) -> str:
 @bp.get("/<locale>/<category>/")
 def category(locale: str, category: str) -> str:
     cat = get_category(locale, category)
-    articles = library().in_locale(locale, cat.slug)
+    articles = library().with_originals(locale, cat.slug, current_app.config["DEFAULT_LOCALE"])
     return render_template("site/category.html", locale=locale, category=cat, articles=articles)
 
 
@@ -63,12 +63,28 @@ def article(locale: str, slug: str) -> Response | str:
         target = lib.alias_target(locale, slug)
         if target is not None:
             return redirect(url_for("site.article", locale=locale, slug=target), 301)  # type: ignore[return-value]
-        abort(404, description="We could not find that article. It may have moved.")
+        found = lib.original(locale, slug, current_app.config["DEFAULT_LOCALE"])  # not translated yet
+        if found is None:
+            abort(404, description="We could not find that article. It may have moved.")
     source, query = _came_from()
     events.safely(events.record_view, get_session(), current_visitor(), found.id, found.revision, source, query)
-    related = [a for a in (lib.get(locale, s) for s in found.related) if a is not None]
+    related = [a for a in (lib.get(found.locale, s) for s in found.related) if a is not None]
+    translations = lib.translations(found)
     return render_template("site/article.html", locale=locale, article=found, related=related,
-                           category=lib.category(locale, found.category), edit_url=_edit_url(found))
+                           category=lib.category(locale, found.category), edit_url=_edit_url(found),
+                           translations=translations)
+
+
+@bp.get("/language/<locale>")
+def choose_language(locale: str) -> Response:
+    """Remember the visitor's language and go back to the page they were on, in that language."""
+    get_locale_or_404(locale)
+    target = request.args.get("next", "")
+    if not target.startswith("/") or target.startswith("//"):
+        target = url_for("site.home", locale=locale)
+    response = redirect(target, 302)
+    response.set_cookie(locales.COOKIE, locale, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
+    return response  # type: ignore[return-value]
 
 
 def _came_from() -> tuple[str, str]:
