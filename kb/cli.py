@@ -192,6 +192,34 @@ def translations_compile() -> None:
         click.echo(f"compiled {path}")
 
 
+@translations_group.command("update")
+def translations_update() -> None:
+    """Extract the UI strings and merge them into every catalogue; print what is left to translate."""
+    from kb.catalogues import update
+
+    for locale, missing in update().items():
+        click.echo(f"{locale}: {missing} untranslated")
+
+
+@translations_group.command("check")
+def translations_check() -> None:
+    """Fail when a UI string has no translation in some catalogue."""
+    from kb.catalogues import catalogues, extract, load, untranslated
+
+    ids = {m.id if isinstance(m.id, str) else m.id[0] for m in extract() if m.id}
+    failed = False
+    for locale, path in catalogues().items():
+        catalog = load(path)
+        have = {m.id if isinstance(m.id, str) else m.id[0] for m in catalog if m.id}
+        gaps = sorted((ids - have) | set(untranslated(catalog)))
+        for message in gaps:
+            click.echo(f"{path}: untranslated: {message!r}")
+        failed |= bool(gaps)
+    if failed:
+        raise SystemExit(1)
+    click.echo("every catalogue is complete")
+
+
 @cli.command("serve")
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=5000, type=int)
