@@ -34,11 +34,14 @@ index: setup
 	$(KB) db upgrade
 	$(KB) index
 
-# A real headless browser for the page tests: Debian's chromium (never a downloaded browser build).
+# What the tests drive for real, from Debian: headless Chromium (never a downloaded browser build),
+# CJK fonts for Korean screenshots, and a PostgreSQL server the tests start in a temporary folder.
+APT_NEEDS := chromium chromium-driver fonts-noto-cjk postgresql
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-noto-cjk >/dev/null; \
-	  else echo "chromium is missing: run 'sudo apt-get install chromium chromium-driver fonts-noto-cjk' (browser tests will be skipped)"; fi; }
+	@missing=""; for p in $(APT_NEEDS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing Debian packages:$$missing (run apt-get install as root; their tests will be skipped)"; fi; fi
 
 lint: setup
 	$(VENV)/bin/ruff check kb tests bench

@@ -28,6 +28,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
+    register_commands(app)
     return app
 
 
@@ -38,6 +39,10 @@ def register_extensions(app: Flask) -> None:
     i18n.init_app(app)
     site_state.init_app(app)
     visitor.init_app(app)
+    from kb.extensions import csrf, limiter
+
+    csrf.init_app(app)
+    limiter.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -46,6 +51,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(site.bp)
     app.register_blueprint(search.bp)
     app.register_blueprint(api.bp)
+    from kb.views import contact
+
+    app.register_blueprint(contact.bp)
     app.jinja_env.globals["url_endpoints"] = {rule.endpoint for rule in app.url_map.iter_rules()}
 
 
@@ -53,3 +61,12 @@ def register_errorhandlers(app: Flask) -> None:
     from kb.views import errors
 
     errors.register(app)
+
+
+def register_commands(app: Flask) -> None:
+    """Add kb's own commands to ``app.cli``, so ``app.test_cli_runner()`` and ``flask --app kb`` see them."""
+    from kb.cli import cli
+
+    for name, command in cli.commands.items():
+        if command.callback is not None and command.callback.__module__ == "kb.cli":
+            app.cli.add_command(command, name)

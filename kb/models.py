@@ -5,7 +5,19 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -58,3 +70,111 @@ class ArticleView(Base):
     revision: Mapped[str] = mapped_column(String(64), default="")
     source: Mapped[str] = mapped_column(String(16), default="outside")  # search|suggestion|category|article|outside
     query: Mapped[str] = mapped_column(Text, default="")
+
+
+class AnswerOpened(Base):
+    """A suggested answer the visitor opened in place (on the contact form), from which suggestion list."""
+
+    __tablename__ = "answers_opened"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    visitor: Mapped[str] = mapped_column(String(64), index=True, default="")
+    article_id: Mapped[str] = mapped_column(String(200), index=True)
+    search_id: Mapped[int | None] = mapped_column(ForeignKey("search_events.id", ondelete="SET NULL"),
+                                                  index=True)
+    anchor: Mapped[str] = mapped_column(String(200), default="")
+    position: Mapped[int] = mapped_column(Integer, default=0)  # 1-based rank in the list it was shown in
+    source: Mapped[str] = mapped_column(String(16), default="contact")
+
+
+class Vote(Base):
+    """A visitor's Yes/No on an article, one per visitor and article: voting again updates it."""
+
+    __tablename__ = "votes"
+    __table_args__ = (UniqueConstraint("visitor", "article_id", name="uq_vote_visitor_article"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow, index=True)
+    visitor: Mapped[str] = mapped_column(String(64))
+    article_id: Mapped[str] = mapped_column(String(200), index=True)
+    revision: Mapped[str] = mapped_column(String(64), default="")  # Article.revision voted on
+    helpful: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    query: Mapped[str] = mapped_column(Text, default="")  # what the visitor had searched or typed
+    source: Mapped[str] = mapped_column(String(16), default="article")  # article | contact
+
+
+class Ticket(Base):
+    """A question sent to the support team, stored before the visitor is told it was sent."""
+
+    __tablename__ = "tickets"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    visitor: Mapped[str] = mapped_column(String(64), index=True, default="")
+    locale: Mapped[str] = mapped_column(String(16), default="en")
+    name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(200))
+    message: Mapped[str] = mapped_column(Text)
+    topic: Mapped[str] = mapped_column(String(100), default="")  # a category slug, or "" when not chosen
+    store_url: Mapped[str] = mapped_column(String(300), default="")
+    came_from: Mapped[str] = mapped_column(String(500), default="")
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+    context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # what the visitor did first
+
+    @property
+    def reference(self) -> str:
+        return f"KB-{self.id:06d}"
+
+
+class OutboxMessage(Base):
+    """Something to send after a commit (a ticket, an acknowledgement), retried until delivered or failed."""
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (Index("ix_outbox_messages_due", "status", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # ticket | ack
+    channel: Mapped[str] = mapped_column(String(16))  # smtp | webhook
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)  # the mail or the JSON body, composed at commit
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    claim_token: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class ContactOpened(Base):
+    """The first step of the deflection funnel: a visitor opened the contact form (once per visitor and day)."""
+
+    __tablename__ = "contact_opened"
+    __table_args__ = (UniqueConstraint("visitor", "day", name="uq_contact_opened_visitor_day"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    day: Mapped[date] = mapped_column(Date)
+    visitor: Mapped[str] = mapped_column(String(64))
+    locale: Mapped[str] = mapped_column(String(16), default="en")
+
+
+class User(Base):
+    """Someone who may read /admin; created with `kb users add EMAIL`, the password stored hashed."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+# Indexes the analytics need (issue 6): a visitor's history in time order for the 24-hour windows, and the
+# date-range scans of the reports. Declared here so the models and the migrations agree.
+Index("ix_tickets_visitor_created", Ticket.visitor, Ticket.created_at)
+Index("ix_article_views_visitor_created", ArticleView.visitor, ArticleView.created_at)
+Index("ix_answers_opened_visitor_created", AnswerOpened.visitor, AnswerOpened.created_at)
+Index("ix_search_events_visitor_created", SearchEvent.visitor, SearchEvent.created_at)

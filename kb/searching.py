@@ -56,6 +56,19 @@ def suggest(query: str, locale: str, source: str = "suggest") -> tuple[list[Hit]
     return hits, search_id
 
 
+def guesses_for_path(path: str, locale: str, limit: int = 3) -> list[Hit]:
+    """Articles a mistyped or old URL probably meant: search the words of its last segment."""
+    searcher = snapshot().searcher
+    words = " ".join(path.rstrip("/").rsplit("/", 1)[-1].replace("-", " ").replace("_", " ").split())[:100]
+    if searcher is None or len(words) < 3:
+        return []
+    try:
+        return searcher.search(words, locale, limit=limit).hits
+    except Exception:  # a 404 page must never fail because of search
+        log.exception("could not search for %s", path)
+        return []
+
+
 def record_click(search_id: int | None, article_id: str, position: int) -> None:
     events.safely(events.record_click, get_session(), visitor=current_visitor(), search_id=search_id,
                   article_id=article_id, position=max(0, position))

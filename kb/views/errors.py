@@ -21,8 +21,13 @@ def register(app: Flask) -> None:
     def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
         if _wants_json():
             return jsonify(error=exc.name, message=exc.description, status=exc.code), exc.code
-        template = "errors/404.html" if exc.code == 404 else "errors/error.html"
-        return render_template(template, error=exc, locale=_locale_guess()), exc.code
+        locale = _locale_guess()
+        if exc.code == 404:
+            from kb.searching import guesses_for_path
+
+            return render_template("errors/404.html", error=exc, locale=locale,
+                                   suggestions=guesses_for_path(request.path, locale)), 404
+        return render_template("errors/error.html", error=exc, locale=locale), exc.code
 
     @app.errorhandler(Exception)
     def server_error(exc: Exception):  # type: ignore[no-untyped-def]

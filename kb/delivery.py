@@ -1,0 +1,123 @@
+"""Senders: one outbox message out by SMTP (stdlib smtplib) or by a signed webhook POST (stdlib urllib).
+
+Each raises on failure, with a message the admin can act on; the outbox keeps it and retries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import smtplib
+import ssl
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from email.message import EmailMessage
+from email.utils import formatdate
+from typing import Any
+
+from kb.errors import KbError
+from kb.models import OutboxMessage
+
+SIGNATURE_HEADER = "X-Kb-Signature"
+TLS_MODES = ("none", "starttls", "ssl")
+
+
+class DeliveryFailed(KbError):
+    """A message could not be handed over; the outbox will try again later."""
+
+
+def send(message: OutboxMessage, config: Mapping[str, Any]) -> None:
+    """Hand ``message`` to the mail server or the helpdesk its channel names."""
+    if message.channel == "smtp":
+        send_mail(message.payload, config)
+    elif message.channel == "webhook":
+        post_webhook(message.payload, config)
+    else:
+        raise DeliveryFailed(f"unknown channel {message.channel!r}")
+
+
+def _timeout(config: Mapping[str, Any]) -> float:
+    return float(config.get("DELIVERY_TIMEOUT_SECONDS") or 5.0)
+
+
+def _header(value: str) -> str:
+    """One line: a header never carries what a visitor typed on a second line."""
+    return " ".join(str(value).split())
+
+
+def build_mail(payload: Mapping[str, Any], config: Mapping[str, Any]) -> EmailMessage:
+    """The plain-text mail for ``payload`` (to, subject, body, reply_to, message_id)."""
+    mail = EmailMessage()
+    mail["From"] = _header(config.get("MAIL_FROM") or "help@localhost")
+    mail["To"] = ", ".join(_header(a) for a in payload["to"])
+    if payload.get("reply_to"):
+        mail["Reply-To"] = _header(payload["reply_to"])
+    mail["Subject"] = _header(payload["subject"])
+    mail["Date"] = formatdate(localtime=False, usegmt=True)
+    if payload.get("message_id"):
+        mail["Message-ID"] = payload["message_id"]  # the same on every retry, so a receiver can drop repeats
+    mail.set_content(payload["body"])
+    return mail
+
+
+def send_mail(payload: Mapping[str, Any], config: Mapping[str, Any]) -> None:
+    """Send one plain-text mail through SMTP_HOST:SMTP_PORT with SMTP_TLS and the optional login."""
+    host = str(config.get("SMTP_HOST") or "")
+    if not host:
+        raise DeliveryFailed("SMTP_HOST is not set")
+    if not payload.get("to") or not all(payload["to"]):
+        raise DeliveryFailed("the mail has no recipient (is SUPPORT_EMAIL set?)")
+    port = int(config.get("SMTP_PORT") or 587)
+    tls = str(config.get("SMTP_TLS") or "none").lower()
+    if tls not in TLS_MODES:
+        raise DeliveryFailed(f"SMTP_TLS must be one of {', '.join(TLS_MODES)}, not {tls!r}")
+    mail = build_mail(payload, config)
+    timeout = _timeout(config)
+    try:
+        if tls == "ssl":
+            server: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=timeout,
+                                                    context=ssl.create_default_context())
+        else:
+            server = smtplib.SMTP(host, port, timeout=timeout)
+        with server:
+            if tls == "starttls":
+                server.starttls(context=ssl.create_default_context())
+            if config.get("SMTP_USER"):
+                server.login(str(config["SMTP_USER"]), str(config.get("SMTP_PASSWORD") or ""))
+            server.send_message(mail)
+    except (OSError, smtplib.SMTPException) as exc:
+        raise DeliveryFailed(f"SMTP {host}:{port}: {exc}") from exc
+
+
+def signature(body: bytes, secret: str) -> str:
+    """``sha256=<hex>``: the HMAC-SHA256 of the exact body bytes with the shared secret."""
+    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def webhook_body(payload: Mapping[str, Any]) -> bytes:
+    return json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+def post_webhook(payload: Mapping[str, Any], config: Mapping[str, Any]) -> None:
+    """POST ``payload`` as JSON to TICKET_WEBHOOK_URL, signed with TICKET_WEBHOOK_SECRET; 2xx is success."""
+    url = str(config.get("TICKET_WEBHOOK_URL") or "")
+    if not url.startswith(("http://", "https://")):
+        raise DeliveryFailed("TICKET_WEBHOOK_URL is not set to an http(s) address")
+    body = webhook_body(payload)
+    headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "kb-help-center",
+               "X-Kb-Event": str(payload.get("event", "ticket.created"))}
+    secret = str(config.get("TICKET_WEBHOOK_SECRET") or "")
+    if secret:
+        headers[SIGNATURE_HEADER] = signature(body, secret)
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=_timeout(config)) as response:  # noqa: S310 (http/https only)
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        raise DeliveryFailed(f"webhook {url} answered HTTP {exc.code}") from exc
+    except (OSError, ValueError) as exc:
+        raise DeliveryFailed(f"webhook {url}: {exc}") from exc
+    if not 200 <= status < 300:
+        raise DeliveryFailed(f"webhook {url} answered HTTP {status}")

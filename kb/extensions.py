@@ -1,0 +1,12 @@
+"""Extension objects, made once and bound to each app in ``create_app`` (``init_app``)."""
+
+from __future__ import annotations
+
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFProtect
+
+csrf = CSRFProtect()
+# Counted per client address; storage from RATELIMIT_STORAGE_URI (memory:// by default, redis:// to share
+# the count between web processes). Only routes that ask for a limit have one.
+limiter = Limiter(key_func=get_remote_address)

@@ -1,0 +1,178 @@
+"""The contact form: answers suggested before a ticket, the ticket stored before "sent", Yes/No on answers."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_limiter import RateLimitExceeded
+from flask_wtf.csrf import CSRFError
+
+from kb import deflection, events, searching, tickets
+from kb.content import Article
+from kb.db import get_session
+from kb.errors import TicketNotSaved
+from kb.extensions import limiter
+from kb.forms import CAME_FROM_MAX, SUBJECT_MAX, ContactForm
+from kb.i18n import select_locale
+from kb.site_state import library
+from kb.visitor import current_visitor
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("contact", __name__)
+
+
+def get_locale_or_404(locale: str | None) -> str:
+    locale = locale or select_locale()
+    if locale not in library().locales:
+        abort(404, description=f"There is no help center in {locale!r}.")
+    return locale
+
+
+def get_article(article_id: Any) -> Article:
+    article = library().by_id(str(article_id or ""))
+    if article is None:
+        abort(404, description="No such article.")
+    return article
+
+
+def _contact_form(locale: str) -> ContactForm:
+    form = ContactForm()
+    form.set_topics([(c.slug, c.title) for c in library().categories_in(locale)])
+    return form
+
+
+def _render_form(form: ContactForm, locale: str, problem: str = "", wait_minutes: int = 0) -> str:
+    return render_template("contact/form.html", form=form, locale=locale, problem=problem,
+                           wait_minutes=wait_minutes)
+
+
+def _came_from() -> str:
+    """The page the visitor came from: ``?from=``, else the referrer (its path when it is this site)."""
+    value = request.args.get("from") or request.referrer or ""
+    parts = urlsplit(value)
+    if parts.netloc == request.host:
+        value = parts.path + (f"?{parts.query}" if parts.query else "")
+    return value[:CAME_FROM_MAX]
+
+
+@bp.route("/contact", methods=["GET", "POST"])
+@bp.route("/<locale>/contact", methods=["GET", "POST"])
+@limiter.limit(lambda: str(current_app.config["CONTACT_RATE_LIMIT"]), methods=["POST"])
+def form(locale: str | None = None) -> ResponseReturnValue:
+    locale = get_locale_or_404(locale)
+    entry = _contact_form(locale)
+    if request.method == "GET":
+        entry.subject.data = request.args.get("subject", "")[:SUBJECT_MAX]
+        entry.came_from.data = _came_from()
+        return _render_form(entry, locale)
+    if entry.is_spam:  # a bot filled the hidden field: say "thanks", store nothing
+        log.info("contact form: honeypot filled, message dropped")
+        return render_template("contact/sent.html", locale=locale, reference=None, email=None)
+    if request.form.get("edit"):  # back from the suggestions to change the message
+        return _render_form(entry, locale)
+    if not entry.validate():
+        return _render_form(entry, locale, "invalid"), 422
+    if not (request.form.get("send") or entry.js.data):  # without JavaScript: suggestions before sending
+        question = tickets.question_text(entry.subject.data or "", entry.message.data or "")
+        hits, search_id = searching.suggest(question, locale, source="contact")
+        if hits:
+            return render_template("contact/before_you_send.html", form=entry, hits=hits, search_id=search_id,
+                                   question=question, locale=locale)
+    try:
+        ticket = tickets.submit(entry.submission(), locale)
+    except TicketNotSaved:
+        return _render_form(entry, locale, "not_saved"), 503
+    session["kb_sent"] = {"reference": ticket.reference, "email": ticket.email}
+    return redirect(url_for("contact.sent", locale=locale), 303)
+
+
+@bp.get("/<locale>/contact/sent")
+def sent(locale: str) -> ResponseReturnValue:
+    locale = get_locale_or_404(locale)
+    done = session.get("kb_sent")
+    if not done:
+        return redirect(url_for("contact.form", locale=locale), 302)
+    return render_template("contact/sent.html", locale=locale, reference=done.get("reference"),
+                           email=done.get("email"))
+
+
+def _payload() -> Any:
+    return (request.get_json(silent=True) or {}) if request.is_json else request.form
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+@bp.post("/contact/opened")
+def opened() -> ResponseReturnValue:
+    """Record that a suggested answer was opened in place (JSON from contact.js)."""
+    data = _payload()
+    article = get_article(data.get("article_id"))
+    events.safely(deflection.record_opened, get_session(), visitor=current_visitor(), article_id=article.id,
+                  search_id=_int(data.get("search_id")), anchor=str(data.get("anchor") or ""),
+                  position=_int(data.get("position")) or 0)
+    return jsonify(recorded=True)
+
+
+@bp.post("/contact/vote")
+def vote() -> ResponseReturnValue:
+    """Record Yes/No under a suggested answer: JSON from contact.js, or the form on the suggestions page."""
+    data = _payload()
+    article = get_article(data.get("article_id"))
+    helpful = str(data.get("helpful", "")).lower() in ("1", "true", "yes")
+    events.safely(deflection.record_vote, get_session(), visitor=current_visitor(), article_id=article.id,
+                  revision=article.revision, helpful=helpful, query=str(data.get("query") or ""),
+                  source="contact")
+    if request.is_json:
+        return jsonify(recorded=True, helpful=helpful)
+    if not helpful:
+        return redirect(url_for("contact.form", locale=article.locale), 303)
+    anchor = str(data.get("anchor") or "")
+    return render_template("contact/answered.html", locale=article.locale, article=article,
+                           anchor=anchor if anchor in article.anchors else "")
+
+
+def _locale_of_request() -> str:
+    try:
+        return get_locale_or_404((request.view_args or {}).get("locale"))
+    except Exception:
+        return str(current_app.config["DEFAULT_LOCALE"])
+
+
+@bp.errorhandler(RateLimitExceeded)
+def rate_limited(exc: RateLimitExceeded) -> ResponseReturnValue:
+    """Too many sends from one address: say so in words, and keep what was typed on the page."""
+    locale = _locale_of_request()
+    reset_at = getattr(limiter.current_limit, "reset_at", 0) or 0
+    wait = max(1, round((reset_at - time.time()) / 60)) if reset_at else 60  # minutes
+    log.info("contact form: rate limit %s reached", exc.description)
+    return _render_form(_contact_form(locale), locale, "limited", wait), 429, {"Retry-After": str(wait * 60)}
+
+
+@bp.errorhandler(CSRFError)
+def csrf_failed(exc: CSRFError) -> ResponseReturnValue:
+    """An expired or missing form token: show the form again with what was typed, ready to send."""
+    if request.endpoint != "contact.form":
+        return jsonify(error="Bad Request", message=exc.description, status=400), 400
+    locale = _locale_of_request()
+    return _render_form(_contact_form(locale), locale, "expired"), 400
