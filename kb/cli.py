@@ -75,6 +75,7 @@ def check_command(strict: bool, no_search: bool) -> None:
     """Check every article, the synonyms and the search tests; print path:line for each problem."""
     from kb.content import load_library
     from kb.search.synonyms import load_synonyms
+    from kb.translation_status import stale_problems, summary_lines, translation_status
 
     started = time.perf_counter()
     config = _settings()
@@ -82,6 +83,8 @@ def check_command(strict: bool, no_search: bool) -> None:
     library = load_library(articles_dir)
     problems = list(library.problems)
     problems += load_synonyms(articles_dir)[1]
+    statuses = translation_status(library, config["DEFAULT_LOCALE"])
+    problems += stale_problems(statuses)
     tested = 0
     if not no_search and not library.errors:
         from kb.search import evaluate
@@ -95,6 +98,8 @@ def check_command(strict: bool, no_search: bool) -> None:
             tested = len(queries)
     for problem in sorted(problems, key=lambda p: (p.path, p.line)):
         click.echo(str(problem))
+    for line in summary_lines(statuses, len(library.in_locale(config["DEFAULT_LOCALE"]))):
+        click.echo(line)
     errors = sum(p.severity == "error" for p in problems)
     warnings = len(problems) - errors
     took = time.perf_counter() - started
@@ -232,3 +237,123 @@ def serve_command(host: str, port: int, workers: int, threads: int) -> None:
     os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}",
                                "--workers", str(workers), "--threads", str(threads),
                                "--access-logfile", "-", "kb.wsgi:app"])
+
+
+@cli.group("users")
+def users_group() -> None:
+    """People who may sign in to /admin."""
+
+
+@users_group.command("add")
+@click.argument("email")
+@click.password_option(prompt="Password", confirmation_prompt="Repeat the password",
+                       help="Asked for twice when not given (never pass it on a shared machine).")
+@with_appcontext
+def users_add(email: str, password: str) -> None:
+    """Create an admin user EMAIL, or give an existing one a new password (stored hashed)."""
+    from kb import users
+    from kb.db import session_scope
+    from kb.errors import KbError
+
+    try:
+        with session_scope(current_app) as session:
+            user, created = users.set_user(session, email, password)
+            address = user.email
+    except KbError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{'Created' if created else 'Changed the password of'} {address}: sign in at /admin/login")
+
+
+def _report_tables(figures: dict) -> list:  # type: ignore[type-arg]
+    """The report as (title, table) pairs, the needs-attention list first."""
+    from kb import reports
+
+    lib = figures["library"]
+    return [
+        ("Needs attention (visitors likely failed)", reports.attention_table(figures["attention"], lib)),
+        ("Deflection funnel", reports.funnel_table(figures["funnel"])),
+        (f"Deflection rate per {figures['bucket']}", reports.rate_table(figures["rate"])),
+        ("Articles", reports.articles_table(figures["articles"], lib)),
+        ("Top queries", reports.queries_table("top-queries", figures["top"])),
+        ("Queries with no results", reports.queries_table("no-result-queries", figures["no_results"])),
+        ("Bounced queries (results shown, nothing opened)", reports.queries_table("bounced-queries",
+                                                                                   figures["bounced"])),
+        ("Click-through by position", reports.positions_table(figures["positions"])),
+        ("Content gaps (what to write next)", reports.gaps_table(figures["gaps"], 3)),
+    ]
+
+
+@cli.command("report")
+@click.option("--since", default="30d", show_default=True, help="How far back: 12h, 30d, 2w, 3m.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+              show_default=True)
+@click.option("--locale", default=None, help="Only this locale (default: all).")
+@click.option("--limit", default=20, show_default=True, help="Rows per table.")
+@click.option("--gaps/--no-gaps", default=True, show_default=True,
+              help="Group unanswered questions by meaning (loads the embedding model); "
+                   "without, by identical wording only.")
+@with_appcontext
+def report_command(since: str, fmt: str, locale: str | None, limit: int, gaps: bool) -> None:
+    """Print the feedback and deflection figures, the articles that need attention first."""
+    from kb import analytics
+    from kb.analytics import gaps as gap_report
+    from kb.analytics import searches
+    from kb.analytics.deflection import rate_over_time
+    from kb.content import load_library
+    from kb.db import session_scope
+    from kb.models import utcnow
+    from kb.site_state import snapshot
+
+    try:
+        span = analytics.parse_span(since)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from exc
+    settings = analytics.Settings.from_config(_settings())
+    now = utcnow()
+    period = analytics.Period(now - span, now, locale or None)
+    encode = None
+    if gaps:  # opening the searcher loads the models
+        snap = snapshot()
+        library = snap.library
+        if snap.searcher is not None and snap.searcher.semantic_available:
+            encode = snap.searcher.embedders["minilm"].encode
+    else:
+        library = load_library(_settings()["ARTICLES_DIR"])
+    with session_scope(current_app) as session:
+        if fmt == "json":
+            data = analytics.report(session, period, settings, encode, now, limit)
+            click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+            return
+        view = analytics.overview(session, period, settings, now, limit)
+        weekly = view.bucket == "week" or fmt == "table"  # a terminal reads weeks better than 30 rows of days
+        figures = {
+            "library": library, "attention": view.attention, "funnel": view.funnel,
+            "rate": rate_over_time(session, period, now, "week") if weekly else view.rate,
+            "bucket": "week" if weekly else view.bucket, "articles": view.articles.values(),
+            "top": searches.top_queries(session, period, limit),
+            "no_results": searches.no_result_queries(session, period, limit, settings.confident),
+            "bounced": searches.bounced_queries(session, period, limit),
+            "positions": searches.click_through_by_position(session, period),
+            "gaps": gap_report.content_gaps(session, period, encode, settings.gap_similarity, settings.gap_limit,
+                                            settings.confident),
+        }
+    tables = _report_tables(figures)
+    if fmt == "csv":
+        for _title, table in tables:
+            click.echo(table.name)
+            click.echo(table.csv(), nl=False)
+            click.echo("")
+        return
+    from kb import reports
+
+    where = f" in {locale}" if locale else ""
+    click.echo(f"kb report{where}: {period.start:%Y-%m-%d %H:%M} to {period.end:%Y-%m-%d %H:%M} UTC\n")
+    funnel = view.funnel
+    helpful = reports.share(view.helpful_share)
+    click.echo(f"{view.views:,} article views, {view.votes:,} votes ({helpful} helpful), "
+               f"{view.searches.searches:,} searches, {funnel.tickets:,} tickets; deflection rate "
+               f"{reports.share(funnel.rate)}\n")
+    if view.held_back:
+        click.echo(f"({view.held_back} article(s) with a No held back: fewer than {settings.min_votes} votes)\n")
+    for title, table in tables:
+        click.echo(reports.as_text(table, title, limit))

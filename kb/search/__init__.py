@@ -216,12 +216,13 @@ class Searcher:
         if unmatched:
             for hit in kw.search(q, limit=len(unmatched), only=unmatched):
                 matched[hit.article_id] = hit.stems
-        reader = kw.searcher.reader()
-        total_docs = max(1, reader.doc_count())
         weights = {}
-        for stem in stems:
-            df = max(reader.doc_frequency("body", stem), reader.doc_frequency("title", stem))
-            weights[stem] = math.log(1 + total_docs / (1 + df))
+        with kw.lock:  # the Whoosh reader is shared between threads
+            reader = kw.searcher.reader()
+            total_docs = max(1, reader.doc_count())
+            for stem in stems:
+                df = max(reader.doc_frequency("body", stem), reader.doc_frequency("title", stem))
+                weights[stem] = math.log(1 + total_docs / (1 + df))
         total = sum(weights.values()) or 1.0
         for c in candidates.values():
             present = matched.get(c.article_id, frozenset())

@@ -23,7 +23,7 @@ from kb.search.keyword import write_index
 from kb.search.semantic import Embedder
 
 KEEP_BUILDS = 3
-FORMAT = 3  # bump when the layout or the chunking changes, to force a full rebuild
+FORMAT = 4  # bump when the layout or the chunking changes, to force a full rebuild
 
 Progress = Callable[[int], None]
 
@@ -42,7 +42,7 @@ class BuildReport:
 
     def summary(self) -> str:
         return (f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed, "
-                f"{self.unchanged} unchanged; {self.chunks_embedded} of {self.chunks_total} passages embedded "
+                f"{self.unchanged} unchanged; {self.chunks_total} passages, {self.chunks_embedded} new embeddings "
                 f"in {self.seconds:.1f} s ({self.model or 'no model: keyword only'})")
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 from whoosh import index, scoring
 from whoosh.analysis import (Analyzer, CharsetFilter, LowercaseFilter, RegexTokenizer, StemFilter,
                              StopFilter)
-from whoosh.fields import ID, KEYWORD, TEXT, Schema
+from whoosh.fields import ID, TEXT, Schema
 from whoosh.query import Or, Phrase, Query, Term
 from whoosh.support.charset import accent_map
 
@@ -58,7 +59,7 @@ def schema_for(locale: str) -> Schema:
         tags=TEXT(analyzer=text, field_boost=FIELDS["tags"]),
         headings=TEXT(analyzer=text, field_boost=FIELDS["headings"]),
         body=TEXT(analyzer=text, field_boost=FIELDS["body"]),
-        words=KEYWORD(lowercase=False, scorable=False),
+        words=TEXT(analyzer=words_analyzer(), phrase=False, spelling=True),  # a word graph for typo lookups
     )
 
 
@@ -66,7 +67,7 @@ def document(article: Article) -> dict[str, str]:
     body = "\n".join(s.text for s in article.sections)
     headings = "\n".join(s.heading for s in article.sections if s.heading)
     all_text = " ".join([article.title, article.summary, " ".join(article.tags), headings, body])
-    words = {t.text for t in words_analyzer()(all_text)}
+    words = {t.text for t in words_analyzer()(all_text)}  # each word once: the field is for lookups only
     return {
         "id": article.id, "category": article.category, "title": article.title, "summary": article.summary,
         "tags": " ".join(article.tags), "headings": headings, "body": body, "words": " ".join(sorted(words)),
@@ -106,9 +107,13 @@ class KeywordIndex:
         self.analyzer = analyzer_for(locale)
         self.words = words_analyzer()
         self.searcher = self.ix.searcher(weighting=scoring.BM25F(B=0.75, K1=1.2))
+        # A Whoosh reader keeps one position per open file: threads sharing it (gunicorn --threads) must
+        # take turns, or one reads at the other's offset and the search fails. Hold it to use the reader.
+        self.lock = threading.RLock()
 
     def stems(self, text: str) -> list[str]:
-        return [t.text for t in self.analyzer(text)]
+        with self.lock:  # the stemmer's cache is not thread-safe either
+            return [t.text for t in self.analyzer(text)]
 
     def corrections(self, query: str, known_word: Callable[[str], bool] | None = None) -> dict[str, str]:
         """Map each misspelt word of ``query`` to the closest word of the articles.
@@ -116,6 +121,10 @@ class KeywordIndex:
         A word the articles lack is left alone when ``known_word`` says it is a real word (the
         model's vocabulary), so "print" is not "corrected" to "point".
         """
+        with self.lock:
+            return self._corrections(query, known_word)
+
+    def _corrections(self, query: str, known_word: Callable[[str], bool] | None) -> dict[str, str]:
         reader = self.searcher.reader()
         fixed: dict[str, str] = {}
         for token in self.words(query):
@@ -124,10 +133,11 @@ class KeywordIndex:
                 continue
             if known_word is not None and known_word(word):
                 continue
-            maxdist = 1 if len(word) <= 4 else 2
-            candidates = [c for c in reader.terms_within("words", word, maxdist, prefix=1) if c != word]
+            allowed = 1 if len(word) <= 5 else 2
+            # Levenshtein counts a swap of two letters as two edits: look one further, then judge by ours.
+            candidates = [c for c in reader.terms_within("words", word, allowed + 1, prefix=1) if c != word]
             scored = [(_distance(word, c), -reader.doc_frequency("words", c), c) for c in candidates]
-            scored = [t for t in scored if t[0] <= (1 if len(word) <= 5 else 2)]
+            scored = [t for t in scored if t[0] <= allowed]
             if scored:
                 fixed[word] = min(scored)[2]
         return fixed
@@ -159,12 +169,14 @@ class KeywordIndex:
         flt: Query | None = Term("category", category) if category else None
         if only is not None:
             flt = Or([Term("id", i) for i in only])
-        results = self.searcher.search(query, limit=limit, filter=flt, terms=True)
-        return [KeywordHit(r["id"], float(r.score), frozenset(_decode(t) for _f, t in r.matched_terms()))
-                for r in results]
+        with self.lock:
+            results = self.searcher.search(query, limit=limit, filter=flt, terms=True)
+            return [KeywordHit(r["id"], float(r.score), frozenset(_decode(t) for _f, t in r.matched_terms()))
+                    for r in results]
 
     def close(self) -> None:
-        self.searcher.close()
+        with self.lock:
+            self.searcher.close()
 
 
 def _decode(term: bytes | str) -> str:

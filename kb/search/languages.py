@@ -62,29 +62,70 @@ def _kiwi() -> Any:
     return Kiwi()
 
 
+_CODE = re.compile(r"[A-Za-z]{1,6}-\d[\w-]*")
+
+
 class KoreanTokenizer(Tokenizer):
-    """Morphemes from kiwipiepy, without particles and endings; Latin words and numbers kept whole."""
+    """Morphemes from kiwipiepy without particles and endings, plus each word without its particles.
+
+    The whole word ("런처" from "런처가") is kept beside its morphemes because the analyser splits
+    loanwords it does not know ("런" + "처"); error codes ("PK-5522") stay whole as in other languages.
+    """
 
     def __call__(self, value: str, positions: bool = False, chars: bool = False, keeporiginal: bool = False,
                  removestops: bool = True, start_pos: int = 0, start_char: int = 0, tokenize: bool = True,
                  mode: str = "", **kwargs: Any) -> Iterator[Token]:
         token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
         pos = start_pos
-        for morph in _kiwi().tokenize(value):
-            if morph.tag.startswith(_KO_DROP):
-                continue
-            token.text = morph.form
+        for start, end, text in _korean_terms(value):
+            token.text = text
             token.boost = 1.0
             token.stopped = False
             if keeporiginal:
-                token.original = morph.form
+                token.original = text
             if positions:
                 token.pos = pos
                 pos += 1
             if chars:
-                token.startchar = start_char + morph.start
-                token.endchar = start_char + morph.start + morph.len
+                token.startchar = start_char + start
+                token.endchar = start_char + end
             yield token
+
+
+def _korean_terms(value: str) -> Iterator[tuple[int, int, str]]:
+    """(start, end, text) of each term: codes whole, then morphemes and particle-free words."""
+    last = 0
+    for match in _CODE.finditer(value):
+        yield from _morphemes(value[last : match.start()], last)
+        yield match.start(), match.end(), match.group(0)
+        last = match.end()
+    yield from _morphemes(value[last:], last)
+
+
+def _morphemes(text: str, offset: int) -> Iterator[tuple[int, int, str]]:
+    word_start, word_end, kept = -1, -1, []
+    for morph in _kiwi().tokenize(text):
+        if morph.start > word_end and kept:  # a space: the previous word is complete
+            yield from _whole_word(text, offset, word_start, word_end, kept)
+            kept = []
+        if not kept:
+            word_start = morph.start
+        if morph.tag.startswith(_KO_DROP):
+            word_end = max(word_end, morph.start + morph.len)
+            continue
+        kept.append(morph)
+        word_end = morph.start + morph.len
+        yield offset + morph.start, offset + morph.start + morph.len, morph.form
+    if kept:
+        yield from _whole_word(text, offset, word_start, word_end, kept)
+
+
+def _whole_word(text: str, offset: int, start: int, end: int, kept: list[Any]) -> Iterator[tuple[int, int, str]]:
+    if len(kept) > 1 and all(m.tag.startswith(("NN", "SL", "XR", "NR")) for m in kept):
+        first, last = kept[0], kept[-1]
+        word = text[first.start : last.start + last.len]
+        if " " not in word:
+            yield offset + first.start, offset + last.start + last.len, word
 
 
 def analyzer(language: str) -> Analyzer | None:
