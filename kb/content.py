@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from kb.gitinfo import Revision, file_revision, git_revisions
+from kb.gitinfo import Revision, file_revision, git_revisions, repo_path
 from kb.render import Section, render
 
 log = logging.getLogger(__name__)
@@ -113,6 +113,7 @@ class Library:
     def __init__(self, root: Path, articles: list[Article], categories: dict[tuple[str, str], Category],
                  problems: list[Problem]) -> None:
         self.root = root
+        self.repo_folder = repo_path(root) if root.exists() else root.name  # for "edit this article" links
         self.problems = problems
         self.categories = categories
         self._by_key = {(a.locale, a.slug): a for a in articles}

@@ -44,6 +44,17 @@ def git_revisions(root: Path) -> dict[Path, Revision]:
     return revisions
 
 
+def repo_path(path: Path) -> str:
+    """``path`` relative to its git checkout's top (for "edit this article" links); else its name."""
+    try:
+        top = subprocess.run(["git", "-C", str(path if path.is_dir() else path.parent), "rev-parse", "--show-toplevel"],
+                             capture_output=True, text=True, check=True, timeout=10).stdout.strip()
+        rel = path.resolve().relative_to(Path(top).resolve()).as_posix()
+        return "" if rel == "." else rel
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return path.name
+
+
 def file_revision(path: Path, revisions: dict[Path, Revision]) -> Revision:
     """Return the git revision of ``path``, or its modification time when git does not know it."""
     found = revisions.get(path.resolve())

@@ -66,3 +66,9 @@ def suggest() -> ResponseReturnValue:
     source = "contact" if request.args.get("source") == "contact" else "suggest"
     hits, search_id = searching.suggest(query, locale, source=source)
     return jsonify(query=query, locale=locale, search_id=search_id, suggestions=[h.as_json() for h in hits])
+
+
+@bp.route("/<path:unknown>", methods=["GET", "POST"])
+def not_found(unknown: str) -> ResponseReturnValue:
+    """Unknown API paths answer a JSON 404 (not a redirect to a site page)."""
+    abort(404, description=f"No API endpoint /api/{unknown}.")

@@ -107,8 +107,8 @@ def _edit_url(article: Article) -> str:
     template = current_app.config.get("EDIT_URL") or ""
     if not template:
         return ""
-    folder = library().root.name
-    return str(template).replace("{path}", f"{folder}/{article.path}")
+    folder = library().repo_folder
+    return str(template).replace("{path}", f"{folder}/{article.path}" if folder else article.path)
 
 
 @bp.get("/sitemap.xml")
