@@ -151,9 +151,13 @@ class Searcher:
         ranked = [c for c in candidates.values() if self.library.by_id(c.article_id) is not None]
         if mode == "keyword":
             ranked = [c for c in ranked if c.keyword_rank is not None]
-        {"hybrid": fusion.hybrid, "semantic": fusion.semantic, "keyword": fusion.keyword}[mode](ranked)
+        english = locale.split("-")[0] == "en"
+        if mode == "hybrid":
+            fusion.hybrid(ranked, english)
+        else:
+            {"semantic": fusion.semantic, "keyword": fusion.keyword}[mode](ranked)
         ranked.sort(key=lambda c: (-c.score, c.article_id))
-        fusion.calibrate(ranked, keyword_only=mode == "keyword")
+        fusion.calibrate(ranked, keyword_only=mode == "keyword", english=english)
         return ranked, corrected
 
     def _semantic(self, query: str, locale: str, category: str | None,

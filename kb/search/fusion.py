@@ -42,11 +42,18 @@ def rrf(candidates: list[Candidate], k: int = RRF_K) -> None:
         c.score = sum(1.0 / (k + r) for r in (c.keyword_rank, c.semantic_rank) if r is not None)
 
 
-def hybrid(candidates: list[Candidate]) -> None:
+# Other languages: the multilingual model is the semantic side (MiniLM reads English only); fitted on the
+# writers' Korean and Arabic search tests (bench/README.md).
+W_OTHER_COVERAGE = 0.1
+W_OTHER_KEYWORD = 0.05
+
+
+def hybrid(candidates: list[Candidate], english: bool = True) -> None:
     top = max((c.keyword for c in candidates), default=0.0) or 1.0
+    coverage, keyword_weight = (W_COVERAGE, W_KEYWORD) if english else (W_OTHER_COVERAGE, W_OTHER_KEYWORD)
     for c in candidates:
-        c.score = (W_SEMANTIC * c.semantic + W_MULTILINGUAL * c.multilingual + W_COVERAGE * c.coverage
-                   + W_KEYWORD * c.keyword / top)
+        c.score = (W_SEMANTIC * c.semantic + W_MULTILINGUAL * c.multilingual + coverage * c.coverage
+                   + keyword_weight * c.keyword / top)
 
 
 def semantic(candidates: list[Candidate]) -> None:
@@ -74,11 +81,14 @@ class Logistic:
 
 # x = the article's score, y = the query's margin (top score minus the second): a clear winner is surer.
 SCORED_CONFIDENCE = Logistic(bias=-2.668, a=2.653, b=1.723)
+# The same for other languages, whose scores come from the multilingual model and run lower: its
+# suggestions start at score + 0.65 * margin = 0.63 where MiniLM's start at 0.88.
+OTHER_LANGUAGE_CONFIDENCE = Logistic(bias=-1.994, a=2.653, b=1.723)
 # Keyword-only (no model): x = coverage, y = the top BM25 score's lead over the second, relative.
 KEYWORD_CONFIDENCE = Logistic(bias=-1.684, a=2.171, b=1.164)
 
 
-def calibrate(candidates: list[Candidate], keyword_only: bool = False) -> None:
+def calibrate(candidates: list[Candidate], keyword_only: bool = False, english: bool = True) -> None:
     """Give every candidate (already sorted best first) its confidence."""
     if not candidates:
         return
@@ -90,5 +100,6 @@ def calibrate(candidates: list[Candidate], keyword_only: bool = False) -> None:
             c.confidence = KEYWORD_CONFIDENCE(c.coverage, lead if c is candidates[0] else 0.0)
         return
     margin = first - second
+    model = SCORED_CONFIDENCE if english else OTHER_LANGUAGE_CONFIDENCE
     for c in candidates:
-        c.confidence = SCORED_CONFIDENCE(c.score, margin)
+        c.confidence = model(c.score, margin)
