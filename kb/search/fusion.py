@@ -32,6 +32,7 @@ class Candidate:
     keyword: float = 0.0  # BM25F score, 0 when keyword search did not return it
     keyword_rank: int | None = None
     coverage: float = 0.0  # idf-weighted share of the query's words found in the article
+    code_match: bool = False  # the article contains an error code or identifier the query names
     score: float = 0.0
     confidence: float = 0.0
 
@@ -46,6 +47,8 @@ def rrf(candidates: list[Candidate], k: int = RRF_K) -> None:
 # writers' Korean and Arabic search tests (bench/README.md).
 W_OTHER_COVERAGE = 0.1
 W_OTHER_KEYWORD = 0.05
+# An error code or identifier in the query ("PK-5522") that an article contains decides, in any language.
+W_CODE = 0.3
 
 
 def hybrid(candidates: list[Candidate], english: bool = True) -> None:
@@ -53,7 +56,7 @@ def hybrid(candidates: list[Candidate], english: bool = True) -> None:
     coverage, keyword_weight = (W_COVERAGE, W_KEYWORD) if english else (W_OTHER_COVERAGE, W_OTHER_KEYWORD)
     for c in candidates:
         c.score = (W_SEMANTIC * c.semantic + W_MULTILINGUAL * c.multilingual + coverage * c.coverage
-                   + keyword_weight * c.keyword / top)
+                   + keyword_weight * c.keyword / top + (W_CODE if c.code_match else 0.0))
 
 
 def semantic(candidates: list[Candidate]) -> None:

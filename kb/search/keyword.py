@@ -20,20 +20,18 @@ from whoosh.query import Or, Phrase, Query, Term
 from whoosh.support.charset import accent_map
 
 from kb.content import Article
+from kb.search import languages
+from kb.search.languages import TOKEN
 
 FIELDS = {"title": 3.0, "summary": 2.0, "tags": 2.0, "headings": 1.5, "body": 1.0}
 STEMMED_LANGUAGES = {"en": "en", "fr": "fr", "de": "de", "es": "es", "it": "it", "pt": "pt", "nl": "nl", "ar": "ar"}
 WORD = re.compile(r"\w+(?:[.'’-]\w+)*", re.UNICODE)
 LATIN_WORD = re.compile(r"[a-zà-ÿœæ]+")  # spelling correction is for alphabetic scripts we can judge
-# Error codes and versions stay whole ("PK-5120", "v2.1"); other words split at punctuation.
-TOKEN = re.compile(r"[^\W\d_]{1,6}-\d[\w-]*|\w+(?:\.\w+)*", re.UNICODE)
 
 
 def analyzer_for(locale: str) -> Analyzer:
     """Stemming with accent folding for languages Whoosh knows; plain folding elsewhere."""
     language = locale.split("-")[0]
-    from kb.search import languages  # per-language analysers that need more than Whoosh gives
-
     special = languages.analyzer(language)
     if special is not None:
         return special

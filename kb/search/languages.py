@@ -19,7 +19,15 @@ _DIACRITICS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]"
 _ALEF = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ة": "ه", "ى": "ي", "ؤ": "و", "ئ": "ي"})
 _AR_PREFIXES = ("وال", "بال", "كال", "فال", "لل", "ال", "و", "ف", "ب", "ك", "ل")
 _AR_SUFFIXES = ("هما", "كما", "ات", "ان", "ين", "ون", "وا", "يه", "ها", "هم", "كم", "نا", "ه", "ي", "ا")
+_CODE = re.compile(r"[A-Za-z]{1,6}-\d[\w-]*")
+# Error codes and versions stay whole ("PK-5120", "v2.1"); other words split at punctuation.
+TOKEN = re.compile(r"[^\W\d_]{1,6}-\d[\w-]*|\w+(?:\.\w+)*", re.UNICODE)
 _KO_DROP = ("J", "E", "XS", "SF", "SP", "SS", "SE", "SO", "SW", "SB")
+
+
+def clean_for_models(text: str, locale: str) -> str:
+    """What the embedding models read: Arabic without diacritics and tatweel, which they rarely saw."""
+    return _DIACRITICS.sub("", text) if locale.split("-")[0] == "ar" else text
 
 
 def normalise_arabic(text: str) -> str:
@@ -62,7 +70,6 @@ def _kiwi() -> Any:
     return Kiwi()
 
 
-_CODE = re.compile(r"[A-Za-z]{1,6}-\d[\w-]*")
 
 
 class KoreanTokenizer(Tokenizer):
@@ -131,7 +138,7 @@ def _whole_word(text: str, offset: int, start: int, end: int, kept: list[Any]) -
 def analyzer(language: str) -> Analyzer | None:
     """Return a special analyser for ``language``, or None to use the standard one."""
     if language == "ar":
-        return ArabicTokenizer() | LowercaseFilter() | ArabicStemFilter()
+        return ArabicTokenizer(TOKEN) | LowercaseFilter() | ArabicStemFilter()
     if language == "ko":
         return KoreanTokenizer() | LowercaseFilter()
     return None
