@@ -34,7 +34,8 @@ MODES = ("hybrid", "keyword", "semantic")
 MAX_QUERY = 300
 POOL = 50
 DEFAULT_THRESHOLD = 0.42  # measured: bench/README.md
-CODE = re.compile(r"[^\W\d_]{1,6}-\d[\w-]*")  # an error code or identifier, as the analysers keep it
+CODE = re.compile(r"[^\W\d_]{1,6}-\d{3,}[\w-]*")  # an error code or identifier, as the analysers keep it
+RARE = 5  # a code found in more articles than this identifies nothing
 
 
 @dataclass
@@ -232,7 +233,8 @@ class Searcher:
                 df = max(reader.doc_frequency("body", stem), reader.doc_frequency("title", stem))
                 weights[stem] = math.log(1 + total_docs / (1 + df))
         total = sum(weights.values()) or 1.0
-        codes = {stem for stem in stems if CODE.fullmatch(stem)}
+        codes = {stem for stem in stems if CODE.fullmatch(stem)
+                 and max(reader.doc_frequency("body", stem), reader.doc_frequency("title", stem)) <= RARE}
         for c in candidates.values():
             present = matched.get(c.article_id, frozenset())
             c.coverage = sum(w for s, w in weights.items() if s in present) / total

@@ -23,7 +23,7 @@ from kb.search.keyword import write_index
 from kb.search.semantic import Embedder
 
 KEEP_BUILDS = 3
-FORMAT = 5  # bump when the layout or the chunking changes, to force a full rebuild
+FORMAT = 7  # bump when the layout or the chunking changes, to force a full rebuild
 
 Progress = Callable[[int], None]
 

