@@ -43,6 +43,9 @@ def register_extensions(app: Flask) -> None:
 
     csrf.init_app(app)
     limiter.init_app(app)
+    from kb import funnel
+
+    funnel.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -54,6 +57,10 @@ def register_blueprints(app: Flask) -> None:
     from kb.views import contact
 
     app.register_blueprint(contact.bp)
+    from kb.views import admin, feedback
+
+    app.register_blueprint(feedback.bp)
+    app.register_blueprint(admin.bp)
     app.jinja_env.globals["url_endpoints"] = {rule.endpoint for rule in app.url_map.iter_rules()}
 
 

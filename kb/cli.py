@@ -6,6 +6,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask, current_app
@@ -264,7 +265,7 @@ def users_add(email: str, password: str) -> None:
     click.echo(f"{'Created' if created else 'Changed the password of'} {address}: sign in at /admin/login")
 
 
-def _report_tables(figures: dict) -> list:  # type: ignore[type-arg]
+def _report_tables(figures: dict[str, Any]) -> list[tuple[str, Any]]:
     """The report as (title, table) pairs, the needs-attention list first."""
     from kb import reports
 
@@ -275,7 +276,8 @@ def _report_tables(figures: dict) -> list:  # type: ignore[type-arg]
         (f"Deflection rate per {figures['bucket']}", reports.rate_table(figures["rate"])),
         ("Articles", reports.articles_table(figures["articles"], lib)),
         ("Top queries", reports.queries_table("top-queries", figures["top"])),
-        ("Queries with no results", reports.queries_table("no-result-queries", figures["no_results"])),
+        ("Queries with no confident result",
+         reports.queries_table("no-result-queries", figures["no_results"])),
         ("Bounced queries (results shown, nothing opened)", reports.queries_table("bounced-queries",
                                                                                    figures["bounced"])),
         ("Click-through by position", reports.positions_table(figures["positions"])),
@@ -302,7 +304,6 @@ def report_command(since: str, fmt: str, locale: str | None, limit: int, gaps: b
     from kb.content import load_library
     from kb.db import session_scope
     from kb.models import utcnow
-    from kb.site_state import snapshot
 
     try:
         span = analytics.parse_span(since)
@@ -311,14 +312,13 @@ def report_command(since: str, fmt: str, locale: str | None, limit: int, gaps: b
     settings = analytics.Settings.from_config(_settings())
     now = utcnow()
     period = analytics.Period(now - span, now, locale or None)
+    library = load_library(_settings()["ARTICLES_DIR"])
     encode = None
-    if gaps:  # opening the searcher loads the models
-        snap = snapshot()
-        library = snap.library
-        if snap.searcher is not None and snap.searcher.semantic_available:
-            encode = snap.searcher.embedders["minilm"].encode
-    else:
-        library = load_library(_settings()["ARTICLES_DIR"])
+    if gaps:  # only the sentence model: the search index and the multilingual model are not needed
+        from kb.search.semantic import load_embedder
+
+        embedder = load_embedder(str(_settings()["EMBEDDING_MODEL"] or ""))
+        encode = embedder.encode if embedder is not None else None
     with session_scope(current_app) as session:
         if fmt == "json":
             data = analytics.report(session, period, settings, encode, now, limit)
@@ -334,8 +334,8 @@ def report_command(since: str, fmt: str, locale: str | None, limit: int, gaps: b
             "no_results": searches.no_result_queries(session, period, limit, settings.confident),
             "bounced": searches.bounced_queries(session, period, limit),
             "positions": searches.click_through_by_position(session, period),
-            "gaps": gap_report.content_gaps(session, period, encode, settings.gap_similarity, settings.gap_limit,
-                                            settings.confident),
+            "gaps": gap_report.content_gaps(session, period, encode, settings.gap_similarity,
+                                            settings.gap_limit, settings.confident),
         }
     tables = _report_tables(figures)
     if fmt == "csv":
@@ -354,6 +354,8 @@ def report_command(since: str, fmt: str, locale: str | None, limit: int, gaps: b
                f"{view.searches.searches:,} searches, {funnel.tickets:,} tickets; deflection rate "
                f"{reports.share(funnel.rate)}\n")
     if view.held_back:
-        click.echo(f"({view.held_back} article(s) with a No held back: fewer than {settings.min_votes} votes)\n")
+        held = f"({view.held_back} article(s) with a No held back: fewer than {settings.min_votes} votes)"
+        click.echo(held + "\n")
     for title, table in tables:
-        click.echo(reports.as_text(table, title, limit))
+        whole = table.name in ("deflection-funnel", "deflection-rate")  # never cut short
+        click.echo(reports.as_text(table, title, len(table.rows) if whole else limit))

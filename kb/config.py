@@ -45,6 +45,13 @@ DEFAULTS: dict[str, Any] = {
     "OUTBOX_MAX_ATTEMPTS": 10,  # after this many failed tries a message is marked failed
     "OUTBOX_BACKOFF_SECONDS": 60,  # wait after the first failure; doubles each time, at most 6 hours
     "OUTBOX_LEASE_SECONDS": 300,  # a claimed message another worker may take over if not finished by then
+    # Feedback, analytics and /admin (issue 6).
+    "FEEDBACK_RATE_LIMIT": "10 per minute;100 per day",  # Yes/No answers and comments per client address
+    "LOGIN_RATE_LIMIT": "5 per minute;30 per hour",  # admin sign-in attempts per client address
+    "PERMANENT_SESSION_LIFETIME": 3600,  # seconds an admin stays signed in without a request
+    "ATTENTION_MIN_VOTES": 5,  # votes an article needs before it can rank in "needs attention"
+    "GAP_SIMILARITY": 0.6,  # cosine similarity for two unanswered questions to share a content gap
+    "GAP_MAX_QUESTIONS": 500,  # distinct unanswered questions grouped per content-gaps report
 }
 
 

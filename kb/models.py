@@ -150,7 +150,7 @@ class OutboxMessage(Base):
 
 
 class ContactOpened(Base):
-    """The first step of the deflection funnel: a visitor opened the contact form (once per visitor and day)."""
+    """The deflection funnel's first step: a visitor opened the contact form (once per visitor and day)."""
 
     __tablename__ = "contact_opened"
     __table_args__ = (UniqueConstraint("visitor", "day", name="uq_contact_opened_visitor_day"),)
@@ -178,3 +178,8 @@ Index("ix_tickets_visitor_created", Ticket.visitor, Ticket.created_at)
 Index("ix_article_views_visitor_created", ArticleView.visitor, ArticleView.created_at)
 Index("ix_answers_opened_visitor_created", AnswerOpened.visitor, AnswerOpened.created_at)
 Index("ix_search_events_visitor_created", SearchEvent.visitor, SearchEvent.created_at)
+# Searches in a date range with what the reports read of them, so the scans never visit the table rows.
+# Time first: led by source, SQLite (without statistics) preferred it to the visitor index in the windows.
+Index("ix_search_events_created_source", SearchEvent.created_at, SearchEvent.source, SearchEvent.result_count,
+      SearchEvent.confidence, SearchEvent.visitor)
+Index("ix_article_views_created_article", ArticleView.created_at, ArticleView.article_id)

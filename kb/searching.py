@@ -26,6 +26,7 @@ class Found:
 def search_page(query: str, locale: str, category: str | None, page: int, size: int,
                 source: str = "search") -> Found:
     """One page of results for ``query``, recorded as a search event."""
+    query = _storable(query)
     searcher = snapshot().searcher
     if searcher is None or not query:
         return Found(SearchResult(query=query, locale=locale, mode="hybrid"), None, searcher is not None)
@@ -40,6 +41,7 @@ def search_page(query: str, locale: str, category: str | None, page: int, size: 
 
 def suggest(query: str, locale: str, source: str = "suggest") -> tuple[list[Hit], int | None]:
     """The confident suggestions for ``query`` (at most 3, maybe none), recorded as shown."""
+    query = _storable(query)
     searcher = snapshot().searcher
     if searcher is None or len(query) < 2:
         return [], None
@@ -54,6 +56,11 @@ def suggest(query: str, locale: str, source: str = "suggest") -> tuple[list[Hit]
         confidence=hits[0].confidence if hits else None, latency_ms=latency,
     )
     return hits, search_id
+
+
+def _storable(query: str) -> str:
+    """The query without NUL characters, which PostgreSQL refuses in text (the search would go unrecorded)."""
+    return query.replace("\x00", " ").strip() if "\x00" in query else query
 
 
 def guesses_for_path(path: str, locale: str, limit: int = 3) -> list[Hit]:

@@ -1,0 +1,67 @@
+"""A table of figures for the admin: sortable by any column and exportable as CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run these: visitors wrote some cells
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    kind: str = "text"  # text | int | share | float | datetime
+
+    @property
+    def numeric(self) -> bool:
+        return self.kind in ("int", "share", "float")
+
+
+@dataclass
+class Table:
+    name: str
+    columns: list[Column]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    sort: str = ""
+    descending: bool = True
+
+    def sorted_by(self, key: str | None, direction: str | None = None) -> Table:
+        """The rows ordered by column ``key`` (unknown keys keep the order); empty values always last."""
+        column = next((c for c in self.columns if c.key == key), None)
+        if column is None:
+            return self
+        descending = direction != "asc" if direction else column.numeric
+
+        def value(row: dict[str, Any]) -> Any:
+            v = row.get(column.key)
+            return v.lower() if isinstance(v, str) else v
+
+        present = [r for r in self.rows if value(r) not in (None, "")]
+        missing = [r for r in self.rows if value(r) in (None, "")]
+        present.sort(key=value, reverse=descending)
+        return replace(self, rows=present + missing, sort=column.key, descending=descending)
+
+    def csv(self) -> str:
+        """The table as CSV with a header row; cells a spreadsheet would run as formulas are quoted with '."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow([c.label for c in self.columns])
+        for row in self.rows:
+            writer.writerow([_cell(row.get(c.key)) for c in self.columns])
+        return out.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return round(value, 4)
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    if hasattr(value, "isoformat"):
+        return value.isoformat(sep=" ", timespec="minutes") if hasattr(value, "hour") else value.isoformat()
+    return value

@@ -1,0 +1,56 @@
+"""The people who may read /admin: created from the command line, passwords stored as werkzeug hashes."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from kb.errors import KbError
+from kb.models import User, utcnow
+
+PASSWORD_MIN = 10
+# Checked against when the email is unknown, so a wrong address takes as long as a wrong password.
+_NOBODY = generate_password_hash("not a password of anyone")
+
+
+class PasswordWeak(KbError):
+    """The password is too short to protect the admin pages."""
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def set_user(session: Session, email: str, password: str) -> tuple[User, bool]:
+    """Create the user ``email`` or give them a new password; return the user and whether it is new."""
+    if len(password) < PASSWORD_MIN:
+        raise PasswordWeak(f"use at least {PASSWORD_MIN} characters")
+    email = normalise_email(email)
+    if "@" not in email or len(email) > 254:
+        raise KbError(f"{email!r} is not an email address")
+    user = session.scalars(select(User).where(func.lower(User.email) == email)).first()
+    created = user is None
+    if user is None:
+        user = User(email=email, created_at=utcnow())
+        session.add(user)
+    user.password_hash = generate_password_hash(password)
+    session.commit()
+    return user, created
+
+
+def authenticate(session: Session, email: str, password: str) -> User | None:
+    """Return the user whose email and password these are, or None (in about the same time either way)."""
+    user = session.scalars(select(User).where(func.lower(User.email) == normalise_email(email))).first()
+    if user is None:
+        check_password_hash(_NOBODY, password)
+        return None
+    if not check_password_hash(user.password_hash, password):
+        return None
+    user.last_login_at = utcnow()
+    session.commit()
+    return user
+
+
+def get_user(session: Session, user_id: int) -> User | None:
+    return session.get(User, user_id)

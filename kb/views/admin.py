@@ -1,0 +1,364 @@
+"""/admin: what to fix and what to write next, behind a login. Every page but the login needs a user."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import date, timedelta
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_limiter import RateLimitExceeded
+from flask_wtf.csrf import CSRFError
+
+from kb import analytics, reports, users
+from kb.analytics import gaps, helpfulness, searches, tickets
+from kb.analytics.period import Period
+from kb.charts import bar_chart, line_chart
+from kb.db import get_session
+from kb.extensions import limiter
+from kb.models import User, utcnow
+from kb.site_state import library, snapshot
+from kb.tables import Table
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+SESSION_KEY = "kb_admin"  # {"id": user id, "seen": unix time of the last request}
+DEFAULT_DAYS = 30
+TICKETS_PER_PAGE = 50
+PUBLIC = ("admin.login",)
+
+
+# -- who is signed in --------------------------------------------------------------------------------
+
+
+def _lifetime() -> float:
+    return current_app.permanent_session_lifetime.total_seconds()
+
+
+def current_admin() -> User | None:
+    """The signed-in user, or None; a session idle for longer than PERMANENT_SESSION_LIFETIME has ended."""
+    state = session.get(SESSION_KEY)
+    if not isinstance(state, dict):
+        return None
+    now = time.time()
+    if now - float(state.get("seen", 0)) > _lifetime():
+        session.pop(SESSION_KEY, None)
+        g.admin_timed_out = True
+        return None
+    user = users.get_user(get_session(), int(state.get("id", 0)))
+    if user is None:
+        session.pop(SESSION_KEY, None)
+        return None
+    session[SESSION_KEY] = {"id": user.id, "seen": now}
+    session.permanent = True
+    return user
+
+
+@bp.before_request
+def require_login() -> ResponseReturnValue | None:
+    """Anonymous visitors of any admin page are sent to the login page (and back after it)."""
+    g.admin = current_admin()
+    if g.admin is None and request.endpoint not in PUBLIC:
+        target = request.full_path if request.method == "GET" else url_for("admin.overview")
+        timed_out = 1 if g.get("admin_timed_out") else None
+        return redirect(url_for("admin.login", next=target.rstrip("?"), timed_out=timed_out), 302)
+    return None
+
+
+@bp.after_request
+def private(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    response.headers.setdefault("X-Robots-Tag", "noindex")
+    return response
+
+
+def _safe_next(target: str | None) -> str:
+    target = target or ""
+    return (
+        target if target.startswith("/admin") and not target.startswith("//") else url_for("admin.overview")
+    )
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: str(current_app.config["LOGIN_RATE_LIMIT"]), methods=["POST"])
+def login() -> ResponseReturnValue:
+    if request.method == "GET":
+        if g.admin is not None:
+            return redirect(_safe_next(request.args.get("next")), 302)
+        notice = "timed_out" if g.get("admin_timed_out") or request.args.get("timed_out") else ""
+        return render_template(
+            "admin/login.html", email="", problem=notice, next=request.args.get("next", "")
+        )
+    email = str(request.form.get("email", ""))[:254]
+    user = users.authenticate(get_session(), email, str(request.form.get("password", ""))[:1000])
+    if user is None:
+        log.warning("admin login failed for %r from %s", email, request.remote_addr)
+        return render_template(
+            "admin/login.html", email=email, problem="wrong", next=request.form.get("next", "")
+        ), 401
+    session.clear()  # nothing from before the login carries over
+    session[SESSION_KEY] = {"id": user.id, "seen": time.time()}
+    session.permanent = True
+    log.info("admin login: %s", user.email)
+    return redirect(_safe_next(request.form.get("next")), 303)
+
+
+@bp.post("/logout")
+def logout() -> ResponseReturnValue:
+    session.pop(SESSION_KEY, None)
+    return redirect(url_for("admin.login"), 303)
+
+
+@bp.errorhandler(CSRFError)
+def csrf_failed(exc: CSRFError) -> ResponseReturnValue:
+    return render_template(
+        "admin/login.html",
+        email=str(request.form.get("email", ""))[:254],
+        problem="expired",
+        next=request.form.get("next", ""),
+    ), 400
+
+
+@bp.errorhandler(RateLimitExceeded)
+def rate_limited(exc: RateLimitExceeded) -> ResponseReturnValue:
+    log.warning("admin login rate limit reached from %s", request.remote_addr)
+    return render_template("admin/login.html", email="", problem="limited", next=""), 429
+
+
+# -- the period and the tables ----------------------------------------------------------------------
+
+
+def _day(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def get_period() -> Period:
+    """The date range (``from`` and ``to`` included) and ``locale`` asked for; by default the last 30 days."""
+    today = utcnow().date()
+    last = _day(request.args.get("to")) or today
+    first = _day(request.args.get("from")) or last - timedelta(days=DEFAULT_DAYS - 1)
+    if first > last:
+        first, last = last, first
+    locale = request.args.get("locale") or None
+    return Period.between(first, last, locale if locale in library().locales else None)
+
+
+def _page(template: str, **context: Any) -> str:
+    context.setdefault("period", get_period())
+    return render_template(template, locale="en", locales=library().locales, args=request.args, **context)
+
+
+def _table(table: Table) -> Table:
+    return table.sorted_by(request.args.get("sort"), request.args.get("dir"))
+
+
+def _csv(table: Table, period: Period) -> Response:
+    where = f"-{period.locale}" if period.locale else ""
+    name = f"kb-{table.name}-{period.first_day}-{period.last_day}{where}.csv"
+    return Response(
+        table.csv(), mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
+
+
+def _export(*tables: Table, period: Period) -> Response | None:
+    """The CSV of the table ``?export=`` names (``csv`` for the first one), or None to render the page."""
+    wanted = request.args.get("export")
+    for table in tables:
+        if wanted in ("csv", table.name):
+            return _csv(table, period)
+    return None
+
+
+def _respond(template: str, exports: list[Table], **context: Any) -> ResponseReturnValue:
+    """The page, or the CSV of one of its ``exports`` when ``?export=`` asks for it."""
+    exported = _export(*exports, period=context["period"])
+    return exported if exported is not None else _page(template, **context)
+
+
+FILTERS = ("from", "to", "locale")
+
+
+@bp.context_processor
+def _template_helpers() -> dict[str, Any]:
+    return {"display": reports.display, "share": reports.share, "filters_only": filters_only, "here": here}
+
+
+def here(**changes: Any) -> str:
+    """This page's URL with its filters kept and ``changes`` (sort, export...) applied."""
+    args = {**(request.view_args or {}), **filters_only(request.args), **changes}
+    return url_for(str(request.endpoint), **{k: v for k, v in args.items() if v is not None})
+
+
+def filters_only(args: Any) -> dict[str, str]:
+    """The date range and locale of ``args``, to keep in every link of the admin."""
+    return {key: args[key] for key in FILTERS if args.get(key)}
+
+
+def _analytics_settings() -> analytics.Settings:
+    return analytics.Settings.from_config(current_app.config)
+
+
+# -- pages --------------------------------------------------------------------------------------------
+
+
+@bp.get("/")
+def overview() -> ResponseReturnValue:
+    period = get_period()
+    view = analytics.overview(get_session(), period, _analytics_settings())
+    funnel = reports.funnel_table(view.funnel)
+    rate = reports.rate_table(view.rate)
+    exported = _export(funnel, rate, period=period)
+    if exported is not None:
+        return exported
+    unit = "week of " if view.bucket == "week" else ""
+    charts = {
+        "funnel": bar_chart("funnel", "Deflection funnel (visitor-days)", view.funnel.steps()),
+        "rate": line_chart(
+            "deflection-rate",
+            f"Deflection rate per {view.bucket}",
+            [
+                (p.day, p.rate, f"{unit}{p.day}: {p.resolved} resolved, {p.tickets} tickets")
+                for p in view.rate
+            ],
+        ),
+        "helpful": line_chart(
+            "helpfulness",
+            f"Helpful votes per {view.bucket}",
+            [(p.day, p.share, f"{p.helpful} of {p.votes} votes") for p in view.helpfulness],
+        ),
+    }
+    searcher = snapshot().searcher
+    status = searcher.status() if searcher is not None else None
+    return _page(
+        "admin/overview.html",
+        period=period,
+        view=view,
+        charts=charts,
+        search_status=status,
+        attention=reports.attention_table(view.attention, library()),
+        funnel=funnel,
+        deliveries=tickets.delivery_counts(get_session()),
+    )
+
+
+@bp.get("/attention")
+def attention() -> ResponseReturnValue:
+    period = get_period()
+    min_votes = _analytics_settings().min_votes
+    items, held_back = helpfulness.needs_attention(get_session(), period, min_votes, limit=100)
+    table = _table(reports.attention_table(items, library()))
+    return _respond(
+        "admin/attention.html", [table], period=period, table=table, held_back=held_back, min_votes=min_votes
+    )
+
+
+@bp.get("/gaps")
+def content_gaps() -> ResponseReturnValue:
+    period = get_period()
+    settings = _analytics_settings()
+    found = gaps.content_gaps(
+        get_session(), period, _encoder(), settings.gap_similarity, settings.gap_limit, settings.confident
+    )
+    table = _table(reports.gaps_table(found))
+    return _respond("admin/gaps.html", [table], period=period, table=table, report=found)
+
+
+def _encoder() -> gaps.Encode | None:
+    """The running searcher's MiniLM model, remembering what it encoded; None when semantic search is off."""
+    searcher = snapshot().searcher
+    if searcher is None or not searcher.semantic_available:
+        return None
+    embedder = searcher.embedders["minilm"]
+    held = current_app.extensions.get("kb.gap_vectors")
+    if held is None or held[0] is not embedder:  # a new model (a new index build): start afresh
+        held = current_app.extensions["kb.gap_vectors"] = (embedder, gaps.CachedEncode(embedder.encode))
+    encode: gaps.Encode = held[1]
+    return encode
+
+
+@bp.get("/searches")
+def search_report() -> ResponseReturnValue:
+    period = get_period()
+    db = get_session()
+    confident = _analytics_settings().confident
+    unanswered = searches.no_result_queries(db, period, 50, confident)
+    tables = [
+        _table(reports.queries_table("top-queries", searches.top_queries(db, period))),
+        _table(reports.queries_table("no-result-queries", unanswered)),
+        _table(reports.queries_table("bounced-queries", searches.bounced_queries(db, period))),
+        reports.positions_table(searches.click_through_by_position(db, period)),
+    ]
+    totals = searches.totals(db, period, confident)
+    return _respond("admin/searches.html", tables, period=period, tables=tables, totals=totals)
+
+
+@bp.get("/tickets")
+def ticket_list() -> ResponseReturnValue:
+    period = get_period()
+    state = request.args.get("delivery") or None
+    state = state if state in (*tickets.DELIVERY_STATES, "not sent") else None
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    export = bool(request.args.get("export"))
+    limit, offset = (100_000, 0) if export else (TICKETS_PER_PAGE, (page - 1) * TICKETS_PER_PAGE)
+    rows, total = tickets.ticket_rows(get_session(), period, state, limit, offset)
+    table = reports.tickets_table(rows)
+    return _respond(
+        "admin/tickets.html",
+        [table],
+        period=period,
+        rows=rows,
+        total=total,
+        page=page,
+        per_page=TICKETS_PER_PAGE,
+        delivery=state,
+        states=(*tickets.DELIVERY_STATES, "not sent"),
+        counts=tickets.delivery_counts(get_session()),
+    )
+
+
+@bp.get("/articles")
+def articles() -> ResponseReturnValue:
+    period = get_period()
+    figures = helpfulness.article_figures(get_session(), period)
+    table = _table(reports.articles_table(figures.values(), library()))
+    return _respond("admin/articles.html", [table], period=period, table=table)
+
+
+@bp.get("/articles/<path:article_id>")
+def article(article_id: str) -> ResponseReturnValue:
+    """One article's figures, its history per revision, its comments and the searches that led there."""
+    period = get_period().with_locale(None)
+    db = get_session()
+    found = library().by_id(article_id)
+    revisions = helpfulness.revision_figures(db, period, article_id)
+    table = reports.revisions_table(revisions)
+    exported = _export(table, period=period)
+    if exported is not None:
+        return exported
+    figures = helpfulness.article_figures(db, period).get(article_id, helpfulness.ArticleFigures(article_id))
+    return _page(
+        "admin/article.html",
+        period=period,
+        article_id=article_id,
+        article=found,
+        figures=figures,
+        table=table,
+        comments=helpfulness.recent_comments(db, period, article_id),
+        queries=helpfulness.leading_queries(db, period, article_id, 20),
+    )

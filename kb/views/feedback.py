@@ -1,0 +1,125 @@
+"""Feedback under every article: a form that posts and comes back, or answers JSON to feedback.js."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, session
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_limiter import RateLimitExceeded
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import SQLAlchemyError
+
+from kb import feedback
+from kb.content import Article
+from kb.db import get_session
+from kb.extensions import limiter
+from kb.site_state import library
+from kb.visitor import current_visitor
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("feedback", __name__)
+STATE = "kb_feedback"  # the widget's step after a post without JavaScript: {article, step, query, error}
+
+
+def get_article(article_id: Any) -> Article:
+    article = library().by_id(str(article_id or ""))
+    if article is None:
+        abort(404, description="No such article.")
+    return article
+
+
+def _wants_json() -> bool:
+    return request.accept_mimetypes.best == "application/json"
+
+
+def _back(article: Article, step: str, query: str, error: str = "", comment: str = "") -> ResponseReturnValue:
+    session[STATE] = {
+        "article": article.id,
+        "step": step,
+        "query": query,
+        "error": error,
+        "comment": comment[: feedback.COMMENT_MAX],
+    }
+    return redirect(f"{article.url}#feedback", 303)
+
+
+@bp.post("/feedback")
+@limiter.limit(lambda: str(current_app.config["FEEDBACK_RATE_LIMIT"]))
+def vote() -> ResponseReturnValue:
+    """Store a Yes/No (or the reason after a No) and go on to the next step."""
+    article = get_article(request.form.get("article_id"))
+    query = str(request.form.get("query") or "")[: feedback.QUERY_MAX]
+    try:
+        step = feedback.submit(get_session(), article, current_visitor(), request.form)
+    except feedback.FeedbackInvalid as exc:
+        if _wants_json():
+            return jsonify(error=str(exc)), 422
+        return _back(
+            article,
+            "reason" if request.form.get("step") == "reason" else "ask",
+            query,
+            str(exc),
+            str(request.form.get("comment") or ""),
+        )
+    except SQLAlchemyError:
+        log.exception("could not store feedback on %s", article.id)
+        get_session().rollback()
+        message = _("Sorry, we could not save your answer. Please try again.")
+        if _wants_json():
+            return jsonify(error=message), 503
+        return _back(article, "ask", query, message)
+    if _wants_json():
+        return jsonify(step=step.name, helpful=step.helpful)
+    return _back(article, step.name, query)
+
+
+@bp.app_template_global()
+def feedback_state(article_id: str) -> dict[str, str]:
+    """The widget's step for this article: ``ask`` unless the visitor just answered it (shown once)."""
+    state = session.get(STATE)
+    if not state or state.get("article") != article_id:
+        return {"step": "ask", "query": "", "error": "", "comment": ""}
+    if state.get("step") == "thanks" or state.get("error"):
+        session.pop(STATE, None)  # the thank-you and errors are shown once
+    return {
+        "step": state.get("step", "ask"),
+        "query": state.get("query", ""),
+        "error": state.get("error", ""),
+        "comment": state.get("comment", ""),
+    }
+
+
+@bp.app_template_global()
+def feedback_reasons() -> dict[str, str]:
+    return {code: str(label) for code, label in feedback.REASONS.items()}
+
+
+@bp.errorhandler(RateLimitExceeded)
+def rate_limited(exc: RateLimitExceeded) -> ResponseReturnValue:
+    """Too many answers from one address: say so, and link back to the article."""
+    message = _("You have sent a lot of feedback in a short time. Please try again in a few minutes.")
+    if _wants_json():
+        return jsonify(error=message), 429
+    article = library().by_id(str(request.form.get("article_id") or ""))
+    return render_template(
+        "feedback/limited.html",
+        message=message,
+        article=article,
+        locale=article.locale if article else current_app.config["DEFAULT_LOCALE"],
+    ), 429
+
+
+@bp.errorhandler(CSRFError)
+def expired(exc: CSRFError) -> ResponseReturnValue:
+    """A missing or expired token: nothing is stored; back to the article to answer again."""
+    message = _("Your page was open for a long time, so we could not save your answer. Please answer again.")
+    if _wants_json():
+        return jsonify(error=message), 400
+    article = library().by_id(str(request.form.get("article_id") or ""))
+    if article is None:
+        abort(400, description=exc.description)
+    return _back(article, "ask", str(request.form.get("query") or ""), message)

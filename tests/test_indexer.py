@@ -1,0 +1,272 @@
+"""`kb index`: incremental builds keyed on each article's content, and a running site that switches to a
+new build without a restart or a failed request."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from conftest import make_app
+
+from kb.config import DEFAULTS
+from kb.content import load_library
+from kb.search import open_searcher
+from kb.search.chunks import chunk_article
+from kb.search.indexer import KEEP_BUILDS, build_index, current_build, read_manifest
+from kb.search.semantic import load_embedders
+
+SUMMARY = re.compile(
+    r"(\d+) added, (\d+) changed, (\d+) removed, (\d+) unchanged; (\d+) passages, (\d+) new embeddings"
+)
+EXPIRY = "en/points/set-up-points-expiry.md"
+GIFT_CARDS = "\n## Gift cards\n\nZanzibar gift cards bought in the store also earn points for the buyer.\n"
+
+
+def copy_indexed(indexed_root: Path, tmp_path: Path) -> Path:
+    """A private copy of the indexed mini tree, so a test can edit it without rebuilding from scratch."""
+    shutil.copytree(indexed_root / "articles", tmp_path / "articles")
+    shutil.copytree(indexed_root / "search_index", tmp_path / "search_index")
+    return tmp_path
+
+
+def app_for(root: Path, **extra: object) -> Any:
+    return make_app(root / "articles", root / "search_index", root / "kb.sqlite3", **extra)
+
+
+def index(app: Any) -> tuple[tuple[int, ...], str]:
+    """Run `kb index`; return (added, changed, removed, unchanged, embeddings, passages) and the output."""
+    result = app.test_cli_runner().invoke(args=["index"])
+    assert result.exit_code == 0, result.output
+    found = SUMMARY.search(result.output)
+    assert found, result.output
+    added, changed, removed, unchanged, passages, embedded = (int(n) for n in found.groups())
+    return (added, changed, removed, unchanged, embedded, passages), result.output
+
+
+def passages_of(root: Path, article_id: str) -> int:
+    """How many passages one article embeds, for every model the index uses."""
+    library = load_library(root / "articles")
+    article = library.by_id(article_id)
+    assert article is not None
+    models = read_manifest(current_build(root / "search_index"))["models"]
+    return len(chunk_article(article)) * len(models)
+
+
+def vectors_by_passage(root: Path) -> dict[tuple[str, str, str], bytes]:
+    build = current_build(root / "search_index")
+    assert build is not None
+    chunks = json.loads((build / "chunks.json").read_text())
+    matrix = np.load(build / "vectors-minilm.npy")
+    assert len(matrix) == len(chunks)
+    return {(c["id"], c["anchor"], c["text"]): matrix[i].tobytes() for i, c in enumerate(chunks)}
+
+
+def api_ids(client: Any, query: str) -> list[str]:
+    data = client.get("/api/search", query_string={"q": query, "locale": "en"}).get_json()
+    return [r["id"] for r in data["results"]]
+
+
+def zanzibar_hits(client: Any) -> list[tuple[str, str]]:
+    """The results whose snippet marks "zanzibar", a word only the gift cards section has."""
+    data = client.get("/api/search?q=zanzibar&locale=en").get_json()
+    return [(r["id"], r["anchor"]) for r in data["results"] if "<mark>Zanzibar</mark>" in r["snippet"]]
+
+
+def test_first_build_adds_every_article(app: Any) -> None:
+    counts, output = index(app)
+    assert counts[:4] == (4, 0, 0, 0)
+    models = read_manifest(current_build(Path(app.config["SEARCH_INDEX_DIR"])))["models"]
+    assert set(models) == {"minilm", "usem3"}
+    assert counts[4] == counts[5] * len(models)  # every passage, once per model
+    for article_id in (
+        "en/install-on-shopify",
+        "en/launch-your-program",
+        "en/set-up-points-expiry",
+        "en/cancel-your-subscription",
+    ):
+        assert f"added: {article_id}" in output
+    assert "draft-tiktok-points" not in output
+
+
+def test_without_models_the_index_is_keywords_only(
+    articles_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KB_EMBEDDING_MODEL", str(tmp_path / "no-model-here"))
+    monkeypatch.setenv("KB_MULTILINGUAL_MODEL", "")
+    app = make_app(articles_dir, tmp_path / "search_index", tmp_path / "kb.sqlite3")
+    counts, output = index(app)
+    assert counts[:5] == (4, 0, 0, 0, 0)
+    assert "no model: keyword only" in output
+    assert read_manifest(current_build(tmp_path / "search_index"))["models"] == {}
+    assert api_ids(app.test_client(), "PK-4011") == ["en/install-on-shopify"]
+
+
+def test_a_second_run_embeds_nothing(indexed_root: Path, tmp_path: Path) -> None:
+    root = copy_indexed(indexed_root, tmp_path)
+    before = vectors_by_passage(root)
+    counts, output = index(app_for(root))
+    assert counts[:5] == (0, 0, 0, 4, 0)
+    assert not re.search(r"^\s+(added|changed|removed):", output, re.M)
+    assert vectors_by_passage(root) == before
+
+
+def test_editing_one_article_re_embeds_only_its_passages(indexed_root: Path, tmp_path: Path) -> None:
+    root = copy_indexed(indexed_root, tmp_path)
+    app = app_for(root)
+    before = vectors_by_passage(root)
+    with (root / "articles" / EXPIRY).open("a", encoding="utf-8") as f:
+        f.write(GIFT_CARDS)
+    counts, output = index(app)
+    assert re.findall(r"^\s+(added|changed|removed): (\S+)$", output, re.M) == [
+        ("changed", "en/set-up-points-expiry")
+    ]
+    assert counts[:4] == (0, 1, 0, 3)
+    assert counts[4] == passages_of(root, "en/set-up-points-expiry")
+    after = vectors_by_passage(root)
+    others = {k: v for k, v in before.items() if k[0] != "en/set-up-points-expiry"}
+    assert {k: v for k, v in after.items() if k[0] != "en/set-up-points-expiry"} == others
+    assert any(k[1] == "gift-cards" for k in after)
+    client = app.test_client()
+    assert zanzibar_hits(client) == [("en/set-up-points-expiry", "gift-cards")]
+    searcher = open_searcher(root / "search_index", load_library(root / "articles"), dict(DEFAULTS))
+    assert [h.id for h in searcher.search("zanzibar", "en", mode="keyword").hits] == [
+        "en/set-up-points-expiry"
+    ]
+    top = client.get("/api/search?q=do+gift+card+purchases+earn+rewards&locale=en").get_json()["results"][0]
+    assert (top["id"], top["anchor"]) == ("en/set-up-points-expiry", "gift-cards")
+
+
+def test_deleting_an_article_removes_it(indexed_root: Path, tmp_path: Path) -> None:
+    root = copy_indexed(indexed_root, tmp_path)
+    app = app_for(root)
+    client = app.test_client()
+    assert "en/cancel-your-subscription" in api_ids(client, "cancel subscription")
+    (root / "articles" / "en/billing/cancel-your-subscription.md").unlink()
+    counts, output = index(app)
+    assert "removed: en/cancel-your-subscription" in output
+    assert counts[:5] == (0, 0, 1, 3, 0)
+    assert not any(k[0] == "en/cancel-your-subscription" for k in vectors_by_passage(root))
+    assert "en/cancel-your-subscription" not in api_ids(client, "cancel subscription")
+    manifest = read_manifest(current_build(root / "search_index"))
+    assert "en/cancel-your-subscription" not in manifest["articles"]
+
+
+def test_adding_an_article(indexed_root: Path, tmp_path: Path) -> None:
+    root = copy_indexed(indexed_root, tmp_path)
+    (root / "articles/en/points/gift-cards.md").write_text(
+        "---\ntitle: Points on gift cards\nsummary: Whether gift card orders earn points.\n---\n\n"
+        "Gift card purchases earn points like any other product.\n",
+        encoding="utf-8",
+    )
+    counts, output = index(app_for(root))
+    assert "added: en/gift-cards" in output
+    assert counts[:5] == (1, 0, 0, 4, passages_of(root, "en/gift-cards"))
+
+
+def test_old_builds_are_pruned(indexed_root: Path, tmp_path: Path) -> None:
+    root = copy_indexed(indexed_root, tmp_path)
+    app = app_for(root)
+    for _ in range(KEEP_BUILDS + 2):
+        index(app)
+    builds = [p for p in (root / "search_index" / "builds").iterdir() if p.is_dir()]
+    assert len(builds) == KEEP_BUILDS
+    assert current_build(root / "search_index") in builds
+
+
+def test_a_running_site_picks_up_a_new_build_without_restart(indexed_root: Path, tmp_path: Path) -> None:
+    root = copy_indexed(indexed_root, tmp_path)
+    app = app_for(root, INDEX_RELOAD_SECONDS=0)
+    client = app.test_client()
+    assert zanzibar_hits(client) == []
+    with (root / "articles" / EXPIRY).open("a", encoding="utf-8") as f:
+        f.write(GIFT_CARDS)
+    assert zanzibar_hits(client) == []  # written, not yet indexed
+    index(app_for(root))  # another process (`kb index`) builds it
+    assert zanzibar_hits(client) == [("en/set-up-points-expiry", "gift-cards")]
+    assert api_ids(client, "zanzibar")[0] == "en/set-up-points-expiry"
+    page = client.get("/en/search?q=zanzibar").get_data(as_text=True)
+    assert "gift-cards" in page
+
+
+def test_a_site_that_checks_less_often_keeps_its_build_until_then(indexed_root: Path, tmp_path: Path) -> None:
+    root = copy_indexed(indexed_root, tmp_path)
+    client = app_for(root, INDEX_RELOAD_SECONDS=3600).test_client()
+    assert zanzibar_hits(client) == []
+    with (root / "articles" / EXPIRY).open("a", encoding="utf-8") as f:
+        f.write(GIFT_CARDS)
+    index(app_for(root))
+    assert zanzibar_hits(client) == []
+
+
+def test_requests_never_fail_while_the_index_is_rebuilt(indexed_root: Path, tmp_path: Path) -> None:
+    root = copy_indexed(indexed_root, tmp_path)
+    app = app_for(root, INDEX_RELOAD_SECONDS=0)
+    stop = threading.Event()
+    failures: list[str] = []
+    served = [0] * 4
+    builds_seen: set[str] = set()
+    urls = [
+        "/api/search?q=points+expiry&locale=en",
+        "/en/search?q=cancel+subscription",
+        "/api/suggest?q=how+do+I+cancel+my+subscription&locale=en",
+        "/api/search?q=PK-4011&locale=en",
+    ]
+
+    def hammer(n: int) -> None:
+        client = app.test_client()
+        while not stop.is_set():
+            url = urls[n]
+            try:
+                response = client.get(url)
+                if response.status_code != 200:
+                    failures.append(f"{url}: {response.status_code}")
+                elif url.startswith("/api/search") and not response.get_json()["results"]:
+                    failures.append(f"{url}: no results")
+                elif url.startswith("/api/suggest") and not response.get_json()["suggestions"]:
+                    failures.append(f"{url}: no suggestion")
+                elif url.startswith("/en/search") and "cancel-your-subscription" not in response.get_data(
+                    as_text=True
+                ):
+                    failures.append(f"{url}: no results")
+                served[n] += 1
+                with app.app_context():
+                    builds_seen.add(app.extensions["kb.state"]._snapshot.build_id)
+            except Exception as exc:  # noqa: BLE001 - anything at all is a failure here
+                failures.append(f"{url}: {exc!r}")
+
+    threads = [threading.Thread(target=hammer, args=(n,)) for n in range(len(urls))]
+    embedders = load_embedders(DEFAULTS)
+    built = []
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # switch threads often, so races show up in a short test
+    for t in threads:
+        t.start()
+    try:
+        for n in range(KEEP_BUILDS + 2):  # enough builds that old ones are pruned while being served
+            with (root / "articles" / EXPIRY).open("a", encoding="utf-8") as f:
+                f.write(f"\nRebuild number {n} leaves the word zanzibar{n} here.\n")
+            built.append(
+                build_index(load_library(root / "articles"), root / "search_index", embedders).build_id
+            )
+            before = sum(served)
+            while sum(served) < before + len(urls) and not failures:  # let every thread see this build
+                stop.wait(0.01)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=60)
+        sys.setswitchinterval(interval)
+    assert failures == []
+    assert all(n > 0 for n in served)
+    assert built[-1] in builds_seen and len(builds_seen) > 1
+    searcher = open_searcher(root / "search_index", load_library(root / "articles"), dict(DEFAULTS))
+    assert searcher.build_id == built[-1]
+    last = f"zanzibar{KEEP_BUILDS + 1}"
+    assert [h.id for h in searcher.search(last, "en", mode="keyword").hits] == ["en/set-up-points-expiry"]
