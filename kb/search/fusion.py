@@ -83,10 +83,10 @@ class Logistic:
 
 
 # x = the article's score, y = the query's margin (top score minus the second): a clear winner is surer.
-SCORED_CONFIDENCE = Logistic(bias=-2.668, a=2.653, b=1.723)
+SCORED_CONFIDENCE = Logistic(bias=-2.764, a=2.743, b=1.733)
 # The same for other languages, whose scores come from the multilingual model and run lower: its
-# suggestions start at score + 0.65 * margin = 0.63 where MiniLM's start at 0.88.
-OTHER_LANGUAGE_CONFIDENCE = Logistic(bias=-1.994, a=2.653, b=1.723)
+# suggestions start at score + 0.63 * margin = 0.63 where MiniLM's start at 0.89.
+OTHER_LANGUAGE_CONFIDENCE = Logistic(bias=-2.051, a=2.743, b=1.733)
 # Keyword-only (no model): x = coverage, y = the top BM25 score's lead over the second, relative.
 KEYWORD_CONFIDENCE = Logistic(bias=-1.684, a=2.171, b=1.164)
 
