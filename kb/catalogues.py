@@ -64,6 +64,11 @@ def update(root: Path = TRANSLATIONS, locales: tuple[str, ...] = LOCALES) -> dic
     return missing
 
 
+def message_ids(catalog: Catalog) -> set[str]:
+    """The msgid of every message (the singular form of plurals)."""
+    return {m.id if isinstance(m.id, str) else m.id[0] for m in catalog if m.id}
+
+
 def untranslated(catalog: Catalog) -> list[str]:
     """Message ids with no translation (or only a fuzzy one)."""
     found = []

@@ -104,7 +104,8 @@ def check_command(strict: bool, no_search: bool) -> None:
     errors = sum(p.severity == "error" for p in problems)
     warnings = len(problems) - errors
     took = time.perf_counter() - started
-    click.echo(f"{len(library)} articles, {tested} search tests: {errors} error(s), {warnings} warning(s) in {took:.2f} s")
+    click.echo(f"{len(library)} articles, {tested} search tests: {errors} error(s), {warnings} warning(s) "
+               f"in {took:.2f} s")
     if errors or (strict and warnings):
         raise SystemExit(1)
 
@@ -210,14 +211,13 @@ def translations_update() -> None:
 @translations_group.command("check")
 def translations_check() -> None:
     """Fail when a UI string has no translation in some catalogue."""
-    from kb.catalogues import catalogues, extract, load, untranslated
+    from kb.catalogues import catalogues, extract, load, message_ids, untranslated
 
-    ids = {m.id if isinstance(m.id, str) else m.id[0] for m in extract() if m.id}
+    ids = message_ids(extract())
     failed = False
-    for locale, path in catalogues().items():
+    for path in catalogues().values():
         catalog = load(path)
-        have = {m.id if isinstance(m.id, str) else m.id[0] for m in catalog if m.id}
-        gaps = sorted((ids - have) | set(untranslated(catalog)))
+        gaps = sorted((ids - message_ids(catalog)) | set(untranslated(catalog)))
         for message in gaps:
             click.echo(f"{path}: untranslated: {message!r}")
         failed |= bool(gaps)

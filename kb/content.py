@@ -167,7 +167,9 @@ class Library:
         """The locale's articles, plus the original of every article not translated into it yet."""
         own = self.in_locale(locale, category)
         have = {a.translation_key for a in own}
-        extra = [a for a in self.in_locale(prefer, category) if a.translation_key not in have] if prefer != locale else []
+        if prefer == locale:
+            return own
+        extra = [a for a in self.in_locale(prefer, category) if a.translation_key not in have]
         return sorted(own + extra, key=lambda a: (a.order, a.title.lower()))
 
     def translation_locales(self, article: Article) -> set[str]:
@@ -274,7 +276,8 @@ def _parse(root: Path, path: Path, revisions: dict[Path, Revision], problems: li
     if not isinstance(meta, dict):
         problems.append(Problem(rel, 2, "front matter must be a mapping of keys to values"))
         return None
-    meta_lines = {ln.split(":", 1)[0]: i + 1 for i, ln in enumerate(lines[:body_start]) if ":" in ln and not ln[0].isspace()}
+    meta_lines = {ln.split(":", 1)[0]: i + 1 for i, ln in enumerate(lines[:body_start])
+                  if ":" in ln and not ln[0].isspace()}
 
     def line_of(key: str) -> int:
         return meta_lines.get(key, 1)
@@ -299,7 +302,8 @@ def _parse(root: Path, path: Path, revisions: dict[Path, Revision], problems: li
         problems.append(Problem(rel, line_of("order"), "order must be a whole number"))
         return None
     if not meta.get("summary"):
-        problems.append(Problem(rel, 1, "no summary: search results and the meta description use the first paragraph", "warning"))
+        problems.append(Problem(rel, 1, "no summary: search results and the meta description use the first "
+                                        "paragraph", "warning"))
     revision = file_revision(path, revisions)
     locale, category = path.parent.parent.name, path.parent.name
     return Article(
@@ -380,7 +384,8 @@ def _check_references(article: Article, parsed: list[Article], by_path: dict[str
     slugs = {a.slug for a in parsed if a.locale == article.locale}
     for slug in article.related:
         if slug not in slugs:
-            problems.append(Problem(article.path, article.meta_lines.get("related", 1), f"related article {slug!r} does not exist in {article.locale}"))
+            problems.append(Problem(article.path, article.meta_lines.get("related", 1),
+                                    f"related article {slug!r} does not exist in {article.locale}"))
             broken.add(article.path)
     in_fence = False
     for offset, line in enumerate(article.body.splitlines()):
@@ -403,7 +408,8 @@ def _check_references(article: Article, parsed: list[Article], by_path: dict[str
                 problems.append(Problem(article.path, lineno, f"link to an article that does not exist: {href}"))
                 broken.add(article.path)
             elif anchor and anchor not in target.anchors:
-                problems.append(Problem(article.path, lineno, f"link to a heading that does not exist: {href} (no #{anchor} in {target.path})"))
+                problems.append(Problem(article.path, lineno, f"link to a heading that does not exist: {href} "
+                                                              f"(no #{anchor} in {target.path})"))
                 broken.add(article.path)
             elif target.draft and not article.draft:
                 problems.append(Problem(article.path, lineno, f"link to a draft article: {href}", "warning"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
@@ -10,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from kb.models import ArticleView, SearchClick, SearchEvent, utcnow
 
+log = logging.getLogger(__name__)
 VIEW_SOURCES = ("search", "suggestion", "category", "article", "outside")
 
 
@@ -68,8 +70,6 @@ def safely(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
     try:
         return fn(*args, **kwargs)
     except SQLAlchemyError:
-        import logging
-
-        logging.getLogger(__name__).exception("could not record %s", fn.__name__)
+        log.exception("could not record %s", fn.__name__)
         args[0].rollback()
         return None

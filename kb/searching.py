@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,8 +46,6 @@ def suggest(query: str, locale: str, source: str = "suggest") -> tuple[list[Hit]
     searcher = snapshot().searcher
     if searcher is None or len(query) < 2:
         return [], None
-    import time
-
     started = time.perf_counter()
     hits = searcher.suggest(query, locale)
     latency = (time.perf_counter() - started) * 1000

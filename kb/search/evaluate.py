@@ -154,8 +154,10 @@ def failures(outcomes: list[Outcome]) -> list[Problem]:
         if o.query.relevant and not any(r in o.query.relevant for r in o.ranked[:3]):
             got = ", ".join(o.ranked[:3]) or "nothing"
             found.append(Problem(o.query.file, o.query.line,
-                                 f"search test failed: {o.query.query!r} should find {' or '.join(o.query.relevant)} in the top 3, got {got}"))
+                                 f"search test failed: {o.query.query!r} should find {' or '.join(o.query.relevant)} "
+                                 f"in the top 3, got {got}"))
         elif not o.query.relevant and o.suggested:
             found.append(Problem(o.query.file, o.query.line,
-                                 f"search test failed: {o.query.query!r} has no answer but the contact form would suggest {', '.join(o.suggested)}"))
+                                 f"search test failed: {o.query.query!r} has no answer but the contact form would "
+                                 f"suggest {', '.join(o.suggested)}"))
     return found

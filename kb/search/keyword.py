@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from whoosh import index, scoring
-from whoosh.analysis import (Analyzer, CharsetFilter, LowercaseFilter, RegexTokenizer, StemFilter,
-                             StopFilter)
+from whoosh.analysis import Analyzer, CharsetFilter, LowercaseFilter, RegexTokenizer, StemFilter, StopFilter
 from whoosh.fields import ID, TEXT, Schema
 from whoosh.query import Or, Phrase, Query, Term
 from whoosh.support.charset import accent_map

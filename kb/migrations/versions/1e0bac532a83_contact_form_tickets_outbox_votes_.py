@@ -6,9 +6,8 @@ Create Date: 2026-11-23 11:34:16.531019
 """
 from __future__ import annotations
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '1e0bac532a83'
 down_revision = '59b0b4fb4730'

@@ -1,14 +1,13 @@
 """search events, clicks and article views
 
 Revision ID: 59b0b4fb4730
-Revises: 
+Revises:
 Create Date: 2026-11-23 11:20:00.043735
 """
 from __future__ import annotations
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '59b0b4fb4730'
 down_revision = None
