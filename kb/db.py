@@ -32,6 +32,31 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def _fit(value: Any, length: int | None) -> Any:
+    """Text PostgreSQL will take: no NUL characters (SQLite stores them, PostgreSQL refuses them) and
+    no more characters than the column holds (SQLite ignores the length, PostgreSQL does not)."""
+    if isinstance(value, str):
+        value = value.replace("\x00", "")
+        return value[:length] if length else value
+    if isinstance(value, list):
+        return [_fit(v, None) for v in value]
+    if isinstance(value, dict):
+        return {_fit(k, None): _fit(v, None) for k, v in value.items()}
+    return value
+
+
+@event.listens_for(Session, "before_flush")
+def _fit_text(session: Session, _context: Any, _instances: Any) -> None:
+    """Whatever a visitor typed is stored the same way on SQLite and on PostgreSQL, never refused."""
+    for obj in list(session.new) + list(session.dirty):
+        for column in obj.__table__.columns:
+            value = getattr(obj, column.key, None)
+            if isinstance(value, str | list | dict):
+                fitted = _fit(value, getattr(column.type, "length", None))
+                if fitted != value:
+                    setattr(obj, column.key, fitted)
+
+
 def init_app(app: Flask) -> None:
     """Bind an engine and session factory to the app and close the request's session at teardown."""
     engine = make_engine(app.config["DATABASE_URL"])

@@ -243,22 +243,16 @@ def test_a_query_with_nul_bytes_is_served_and_recorded(pg_app: Any) -> None:
     ]
 
 
-# Found by these tests and left to the owners of kb/views (see the report): PostgreSQL refuses what SQLite
-# stores silently, so the record is lost while the page still answers 200.
+# Found by these tests: PostgreSQL refuses what SQLite stores silently (NUL characters, text longer than
+# the column), so the record was lost while the page still answered 200.
 
 
-@pytest.mark.xfail(
-    strict=True, reason="kb/views/site.py passes ?q= with NUL bytes to record_view: the view is lost"
-)
 def test_a_view_from_a_query_with_nul_bytes_is_counted(pg_app: Any) -> None:
     response = pg_app.test_client().get("/en/articles/launch-your-program?from=search&q=launch%00program")
     assert response.status_code == 200
     assert len(rows(pg_app, ArticleView)) == 1
 
 
-@pytest.mark.xfail(
-    strict=True, reason="kb/views/api.py records any ?locale=; over 16 characters PostgreSQL refuses it"
-)
 @pytest.mark.parametrize("endpoint", ["/api/search", "/api/suggest"])
 def test_an_api_search_with_a_strange_locale_is_still_recorded(pg_app: Any, endpoint: str) -> None:
     response = pg_app.test_client().get(endpoint, query_string={"q": "points expiry", "locale": "x" * 40})

@@ -50,10 +50,16 @@ def article(locale: str, slug: str) -> ResponseReturnValue:
     return jsonify(data)
 
 
+def _locale() -> str:
+    """The ``locale`` asked for when the help center has it, else the visitor's."""
+    asked = request.args.get("locale", "")
+    return asked if asked in library().locales else select_locale()
+
+
 @bp.get("/search")
 def search() -> ResponseReturnValue:
     query = request.args.get("q", "").strip()
-    locale = request.args.get("locale") or select_locale()
+    locale = _locale()
     limit = max(1, min(50, request.args.get("limit", 10, type=int) or 10))
     found = searching.search_page(query, locale, request.args.get("category") or None, 1, limit, source="api")
     return jsonify(searching.result_json(found))
@@ -62,7 +68,7 @@ def search() -> ResponseReturnValue:
 @bp.get("/suggest")
 def suggest() -> ResponseReturnValue:
     query = request.args.get("q", "").strip()
-    locale = request.args.get("locale") or select_locale()
+    locale = _locale()
     source = "contact" if request.args.get("source") == "contact" else "suggest"
     hits, search_id = searching.suggest(query, locale, source=source)
     return jsonify(query=query, locale=locale, search_id=search_id, suggestions=[h.as_json() for h in hits])
