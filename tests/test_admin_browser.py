@@ -6,27 +6,21 @@ moved a few days back (``created_at`` only) so the curves have more than one day
 
 from __future__ import annotations
 
-import os
-import socket
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import make_app
+from conftest import make_app, needs_chromium
+from conftest import served as serve
 from sqlalchemy import select
 from visitors import Visitor
-from werkzeug.serving import make_server
 
 from kb.db import session_scope
 from kb.models import AnswerOpened, ContactOpened, SearchEvent, Ticket, Vote
 
-CHROMIUM = "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is missing: apt-get install chromium (`make browser`)"
-)
+pytestmark = needs_chromium
 SCREENSHOT = Path("/tmp/admin.png")
 EMAIL, PASSWORD = "writer@example.com", "correct horse battery"
 QUESTION = "how do I cancel my plan"
@@ -82,35 +76,13 @@ def served(indexed_root: Path, tmp_path: Path) -> Iterator[tuple[Any, str]]:
     )
     result = app.test_cli_runner().invoke(args=["users", "add", EMAIL], input=f"{PASSWORD}\n{PASSWORD}\n")
     assert result.exit_code == 0, result.output
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app, f"http://127.0.0.1:{port}"
-    server.shutdown()
-    thread.join(timeout=10)
+    with serve(app) as base:
+        yield app, base
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        yield chromium
-        chromium.close()
+@pytest.fixture
+def browser(chromium: Any) -> Any:
+    return chromium
 
 
 @pytest.fixture

@@ -5,24 +5,19 @@ The app is served by werkzeug on a free loopback port; the browser types like a 
 
 from __future__ import annotations
 
-import os
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import make_app
+from conftest import make_app, needs_chromium
+from conftest import served as serve
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from kb.db import session_scope
 from kb.models import AnswerOpened, SearchEvent, Ticket, Vote
 
-CHROMIUM = "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                                reason=f"{CHROMIUM} is missing: apt-get install chromium (`make browser`)")
+pytestmark = needs_chromium
 SCREENSHOT = Path("/tmp/contact.png")
 
 
@@ -30,27 +25,13 @@ SCREENSHOT = Path("/tmp/contact.png")
 def served(indexed_root: Path, tmp_path: Path) -> Iterator[tuple[Any, str]]:
     app = make_app(indexed_root / "articles", indexed_root / "search_index", tmp_path / "kb.sqlite3",
                    WTF_CSRF_ENABLED=True)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app, f"http://127.0.0.1:{port}"
-    server.shutdown()
-    thread.join(timeout=10)
+    with serve(app) as base:
+        yield app, base
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        yield chromium
-        chromium.close()
+@pytest.fixture
+def browser(chromium: Any) -> Any:
+    return chromium
 
 
 @pytest.fixture
