@@ -1,7 +1,8 @@
 """Charts as SVG markup made on the server: no script, no CDN, readable by screen readers.
 
 Each chart is an ``<svg role="img">`` with a title and a description that says the figures in words;
-every point and bar also carries its own ``<title>`` (a tooltip on hover).
+every point and bar also carries its own ``<title>`` (a tooltip on hover). The words are in the
+request's language (Flask-Babel); outside a request they read English.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ import re
 from collections.abc import Sequence
 from datetime import date
 
+from babel.dates import format_skeleton
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
 ACCENT = "#2f55d4"
@@ -37,6 +41,11 @@ def _percent(value: float) -> str:
     return f"{value * 100:.0f}%"
 
 
+def _day(value: date) -> str:
+    """An axis date, short and in the request's language: "Mar 5", "5 mars", "3월 5일"."""
+    return format_skeleton("MMMd", value, locale=get_locale() or "en")
+
+
 def bar_chart(name: str, title: str, bars: Sequence[tuple[str, int]], width: int = 640) -> Markup:
     """Horizontal bars, each labelled with its count and its share of the first bar (a funnel)."""
     label_w, value_w, row, gap = 170, 110, 26, 10
@@ -44,7 +53,7 @@ def bar_chart(name: str, title: str, bars: Sequence[tuple[str, int]], width: int
     first = bars[0][1] if bars else 0
     top = max([value for _, value in bars] + [1])
     words = "; ".join(f"{label}: {value}" for label, value in bars)
-    parts = _open(name, title, words or "No data.", width, height)
+    parts = _open(name, title, words or _("No data."), width, height)
     span = width - label_w - value_w
     for i, (label, value) in enumerate(bars):
         y = gap + i * (row + gap)
@@ -77,11 +86,18 @@ def line_chart(
     n = len(points)
     known = [(d, v, note) for d, v, note in points if v is not None]
     description = (
-        "No data in this period."
+        _("No data in this period.")
         if not known
-        else f"{len(known)} of {n} points have data, from {_percent(min(v for _, v, _ in known))} "
-        f"to {_percent(max(v for _, v, _ in known))}; latest {known[-1][0].isoformat()}: "
-        f"{_percent(known[-1][1])} ({known[-1][2]})."
+        else _(
+            "%(known)d of %(total)d points have data, from %(low)s to %(high)s; latest %(day)s: %(value)s (%(note)s).",
+            known=len(known),
+            total=n,
+            low=_percent(min(v for _, v, _ in known)),
+            high=_percent(max(v for _, v, _ in known)),
+            day=known[-1][0].isoformat(),
+            value=_percent(known[-1][1]),
+            note=known[-1][2],
+        )
     )
     parts = _open(name, title, description, width, height)
     for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
@@ -98,10 +114,10 @@ def line_chart(
         anchor = "start" if i == 0 and n > 1 else "end" if i == n - 1 and n > 1 else "middle"
         parts.append(
             f'<text x="{x_of(i):.1f}" y="{height - 8}" text-anchor="{anchor}" fill="{MUTED}">'
-            f"{points[i][0].strftime('%b %-d')}</text>"
+            f"{escape(_day(points[i][0]))}</text>"
         )
     runs: list[list[str]] = [[]]
-    for i, (_, value, _) in enumerate(points):
+    for i, (_when, value, _note) in enumerate(points):
         if value is None:
             runs.append([])
             continue

@@ -1,37 +1,53 @@
-"""The analytics as tables, the same for the admin pages, their CSV exports and `kb report`."""
+"""The analytics as tables, the same for the admin pages, their CSV exports and `kb report`.
+
+Headings and worded cells are lazy UI strings: translated on the admin pages, English in the CSV exports
+and the terminal (see ``kb.tables``). Tables that are only exported keep plain English headings.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
+
 from kb.analytics.deflection import Funnel, RatePoint
 from kb.analytics.gaps import KINDS, GapReport
-from kb.analytics.helpfulness import ArticleFigures, Attention
+from kb.analytics.helpfulness import ArticleFigures, Attention, reason_label
 from kb.analytics.searches import PositionFigures, QueryFigures
 from kb.analytics.tickets import TicketRow
 from kb.content import Library
-from kb.tables import Column, Table
+from kb.tables import Column, Table, in_english
 
 C = Column
 FIGURES = [
-    C("views", "Views", "int"),
-    C("opened", "Opened in contact form", "int"),
-    C("votes", "Votes", "int"),
-    C("helpful_share", "Helpful", "share"),
-    C("wilson", "Helpful (95% lower bound)", "share"),
-    C("explicit", "Explicit deflections", "int"),
-    C("implicit", "Implicit deflections", "int"),
-    C("failed", "Failed deflections", "int"),
-    C("tickets_after_reading", "Tickets after reading", "int"),
+    C("views", _l("Views"), "int"),
+    C("opened", _l("Opened in contact form"), "int"),
+    C("votes", _l("Votes"), "int"),
+    C("helpful_share", _l("Helpful"), "share"),
+    C("wilson", _l("Helpful (%(level)s lower bound)", level="95%"), "share"),
+    C("explicit", _l("Explicit deflections"), "int"),
+    C("implicit", _l("Implicit deflections"), "int"),
+    C("failed", _l("Failed deflections"), "int"),
+    C("tickets_after_reading", _l("Tickets after reading"), "int"),
 ]
+
+
+def _counted(pairs: list[tuple[Any, int]]) -> str:
+    return ", ".join(f"{label} ({n})" for label, n in pairs)
+
+
+def counted(pairs: list[tuple[Any, int]]) -> Any:
+    """``label (n), label (n)`` as one lazy cell, so that lazy labels read in the page's language."""
+    return LazyString(_counted, pairs) if pairs else ""
 
 
 def _article(row: dict[str, Any], article_id: str, library: Library | None) -> dict[str, Any]:
     article = library.by_id(article_id) if library is not None else None
     row.update(
         article_id=article_id,
-        title=article.title if article else f"{article_id} (no longer published)",
+        title=article.title if article else _l("%(article)s (no longer published)", article=article_id),
         locale=article_id.split("/", 1)[0],
     )
     return row
@@ -56,9 +72,7 @@ def attention_table(items: Iterable[Attention], library: Library | None) -> Tabl
                     "unhelpful": f.unhelpful,
                     "unhelpful_lower": f.unhelpful_lower,
                     "helpful_share": f.helpful_share,
-                    "reasons": ", ".join(
-                        f"{reason.replace('_', ' ')} ({n})" for reason, n in item.reasons.most_common()
-                    ),
+                    "reasons": counted([(reason_label(r), n) for r, n in item.reasons.most_common()]),
                     "queries": "; ".join(f"{q} ({n})" for q, n in item.queries),
                     "comments": " | ".join(c["comment"] for c in item.comments),
                     "comment_list": item.comments,
@@ -71,17 +85,17 @@ def attention_table(items: Iterable[Attention], library: Library | None) -> Tabl
         "needs-attention",
         [
             C("rank", "#", "int"),
-            C("title", "Article"),
-            C("impact", "Visitors likely failed", "float"),
-            C("reach", "Reach (views + opened)", "int"),
-            C("votes", "Votes", "int"),
-            C("unhelpful", "No", "int"),
-            C("unhelpful_lower", "Unhelpful (95% lower bound)", "share"),
-            C("helpful_share", "Helpful", "share"),
-            C("reasons", "Reasons"),
-            C("queries", "Leading queries"),
-            C("comments", "Latest comments"),
-            C("article_id", "Article id"),
+            C("title", _l("Article")),
+            C("impact", _l("Visitors likely failed"), "float"),
+            C("reach", _l("Reach (views + opened)"), "int"),
+            C("votes", _l("Votes"), "int"),
+            C("unhelpful", _l("No"), "int"),
+            C("unhelpful_lower", _l("Unhelpful (%(level)s lower bound)", level="95%"), "share"),
+            C("helpful_share", _l("Helpful"), "share"),
+            C("reasons", _l("Reasons")),
+            C("queries", _l("Leading queries")),
+            C("comments", _l("Latest comments")),
+            C("article_id", _l("Article id")),
         ],
         rows,
     )
@@ -90,15 +104,15 @@ def attention_table(items: Iterable[Attention], library: Library | None) -> Tabl
 def articles_table(figures: Iterable[ArticleFigures], library: Library | None) -> Table:
     """Every article with anything recorded, most read first."""
     rows = [_article(_figures(f), f.article_id, library) for f in sorted(figures, key=lambda f: -f.reach)]
-    return Table("articles", [C("title", "Article"), *FIGURES, C("article_id", "Article id")], rows)
+    return Table("articles", [C("title", _l("Article")), *FIGURES, C("article_id", _l("Article id"))], rows)
 
 
 def revisions_table(figures: Iterable[ArticleFigures]) -> Table:
     """One article's revisions, oldest first: did the last edit help?"""
     rows = [{"revision": f.revision, "first_seen": f.first_seen, **_figures(f)} for f in figures]
     columns = [
-        C("revision", "Revision"),
-        C("first_seen", "First seen", "datetime"),
+        C("revision", _l("Revision")),
+        C("first_seen", _l("First seen"), "datetime"),
         *[c for c in FIGURES if c.key not in ("opened", "implicit", "failed")],
     ]
     return Table("revisions", columns, rows)
@@ -109,12 +123,12 @@ def queries_table(name: str, queries: Iterable[QueryFigures]) -> Table:
     return Table(
         name,
         [
-            C("query", "Query"),
-            C("searches", "Searches", "int"),
-            C("results", "Mean results", "float"),
-            C("clicked", "Clicked", "int"),
-            C("bounced", "Bounced", "int"),
-            C("click_rate", "Click-through", "share"),
+            C("query", _l("Query")),
+            C("searches", _l("Searches"), "int"),
+            C("results", _l("Mean results"), "float"),
+            C("clicked", _l("Clicked"), "int"),
+            C("bounced", _l("Bounced"), "int"),
+            C("click_rate", _l("Click-through"), "share"),
         ],
         rows,
     )
@@ -125,10 +139,10 @@ def positions_table(positions: Iterable[PositionFigures]) -> Table:
     return Table(
         "click-through",
         [
-            C("position", "Position", "int"),
-            C("shown", "Searches with a result there", "int"),
-            C("clicks", "Clicks", "int"),
-            C("rate", "Click-through", "share"),
+            C("position", _l("Position"), "int"),
+            C("shown", _l("Searches with a result there"), "int"),
+            C("clicks", _l("Clicks"), "int"),
+            C("rate", _l("Click-through"), "share"),
         ],
         rows,
     )
@@ -145,18 +159,18 @@ def gaps_table(report: GapReport, examples: int = 5) -> Table:
                 "topic": gap.label,
                 "examples": " | ".join(q.text for q in gap.examples(examples)),
                 "example_list": gap.examples(examples),
-                "kinds": ", ".join(f"{KINDS[k]} ({n})" for k, n in gap.kinds.most_common()),
+                "kinds": counted([(KINDS[k], n) for k, n in gap.kinds.most_common()]),
             }
         )
     return Table(
         "content-gaps",
         [
             C("rank", "#", "int"),
-            C("size", "Times asked", "int"),
-            C("distinct", "Different wordings", "int"),
-            C("topic", "Topic (most asked wording)"),
-            C("examples", "Examples"),
-            C("kinds", "Where it came from"),
+            C("size", _l("Times asked"), "int"),
+            C("distinct", _l("Different wordings"), "int"),
+            C("topic", _l("Topic (most asked wording)")),
+            C("examples", _l("Examples")),
+            C("kinds", _l("Where it came from")),
         ],
         rows,
     )
@@ -244,12 +258,17 @@ TERMINAL_SKIP = ("article_id", "unhelpful_lower", "comments", "wilson", "opened"
 
 def as_text(table: Table, title: str, limit: int = 20, width: int = 40) -> str:
     """The table for a terminal: a title, aligned columns, long cells cut at ``width`` characters."""
+    with in_english():  # the terminal report is data, like the CSV
+        return _as_text(table, title, limit, width)
+
+
+def _as_text(table: Table, title: str, limit: int, width: int) -> str:
     if not table.rows:
         return f"{title}\n  (nothing recorded in this period)\n"
     table = Table(table.name, [c for c in table.columns if c.key not in TERMINAL_SKIP], table.rows)
     cells = [[display(c, row.get(c.key)) for c in table.columns] for row in table.rows[:limit]]
     cells = [[v if len(v) <= width else v[: width - 1] + "…" for v in row] for row in cells]
-    header = [c.label for c in table.columns]
+    header = [str(c.label) for c in table.columns]
     widths = [max(len(header[i]), *(len(r[i]) for r in cells)) for i in range(len(header))]
 
     def line(values: list[str]) -> str:

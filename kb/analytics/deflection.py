@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, and_, exists, func, or_, select, union
 from sqlalchemy.orm import Session, aliased
 
@@ -191,12 +192,13 @@ class Funnel:
         return self.resolved / total if total else None
 
     def steps(self) -> list[tuple[str, int]]:
+        """(label, episodes) per step; the labels are lazy UI strings (English in exports)."""
         return [
-            ("Contact form opened", self.opened),
-            ("Suggestions shown", self.shown),
-            ("Answer opened", self.answered),
-            ("Resolved", self.resolved),
-            ("Ticket sent", self.ticket),
+            (_l("Contact form opened"), self.opened),
+            (_l("Suggestions shown"), self.shown),
+            (_l("Answer opened"), self.answered),
+            (_l("Resolved"), self.resolved),
+            (_l("Ticket sent"), self.ticket),
         ]
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -24,10 +25,10 @@ from kb.models import SearchEvent, Ticket
 
 Encode = Callable[[list[str]], np.ndarray]  # texts -> unit vectors, one row each
 
-KINDS = {
-    "search": "search with no confident result",
-    "contact": "contact question with no confident answer",
-    "ticket": "ticket after a failed deflection",
+KINDS = {  # where a question came from, as the admin reads it
+    "search": _l("search with no confident result"),
+    "contact": _l("contact question with no confident answer"),
+    "ticket": _l("ticket after a failed deflection"),
 }
 TICKET_TEXT = 300  # characters of a ticket's subject and message that stand for its question
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
@@ -16,6 +17,21 @@ from kb.analytics.period import Period, as_date, day_of
 from kb.models import ArticleView, Vote
 
 Z_95 = 1.959963984540054  # two-sided 95 %
+NO_REASON = "none given"  # a No with no reason chosen, counted with the reasons
+# A reason code (kb.feedback.REASONS) as the admin reads it; an unknown code reads with spaces for "_".
+REASON_LABELS = {
+    "not_answered": _l("not answered"),
+    "out_of_date": _l("out of date"),
+    "hard_to_follow": _l("hard to follow"),
+    "missing": _l("missing"),
+    NO_REASON: _l("none given"),
+}
+
+
+def reason_label(code: str) -> str:
+    """The admin's short name for a reason code, in the request's language (lazy)."""
+    label = REASON_LABELS.get(code)
+    return label if label is not None else code.replace("_", " ")
 
 
 def wilson_lower_bound(positive: int, total: int, z: float = Z_95) -> float | None:
@@ -253,7 +269,7 @@ def _explain(
         .where(*unhelpful)
         .group_by(Vote.article_id, Vote.reason)
     ).all():
-        items[article_id].reasons[reason or "none given"] = int(count)
+        items[article_id].reasons[reason or NO_REASON] = int(count)
     newest = func.row_number().over(
         partition_by=Vote.article_id, order_by=(Vote.updated_at.desc(), Vote.id.desc())
     )

@@ -136,8 +136,7 @@ class Searcher:
         if not query:
             return [], ""
         if kw is not None:
-            primary = self.embedders.get("minilm")
-            fixes = kw.corrections(query, getattr(primary, "known_word", None))
+            fixes = self._corrections(kw, query, locale)
             if fixes:
                 corrected = " ".join(fixes.get(w.lower(), w) for w in query.split())
             q = kw.build_query(query, self.synonyms, extra_words=fixes.values())
@@ -207,11 +206,18 @@ class Searcher:
                 c = candidates.setdefault(article_id, Candidate(article_id))
                 setattr(c, field_name, max(score, getattr(c, field_name)))
 
+    def _corrections(self, kw: KeywordIndex, query: str, locale: str) -> dict[str, str]:
+        """Spelling corrections, in English only: there the model's vocabulary tells a real word the
+        articles lack ("print") from a typo; in French it "corrected" mettre to membre."""
+        primary = self.embedders.get("minilm")
+        if locale.split("-")[0] != "en" or primary is None:
+            return {}
+        return kw.corrections(query, getattr(primary, "known_word", None))
+
     def _semantic_text(self, query: str, locale: str) -> str:
         query = " ".join(query.split())[:MAX_QUERY]
         kw = self.keyword.get(locale)
-        primary = self.embedders.get("minilm")
-        fixes = kw.corrections(query, getattr(primary, "known_word", None)) if kw is not None else {}
+        fixes = self._corrections(kw, query, locale) if kw is not None else {}
         fixed = " ".join(fixes.get(w.lower(), w) for w in query.split()) if fixes else query
         return languages.clean_for_models(fixed, locale)
 

@@ -19,11 +19,14 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 
 from kb import analytics, reports, users
 from kb.analytics import gaps, helpfulness, searches, tickets
+from kb.analytics.deflection import RatePoint
+from kb.analytics.helpfulness import reason_label
 from kb.analytics.period import Period
 from kb.charts import bar_chart, line_chart
 from kb.db import get_session
@@ -196,7 +199,13 @@ FILTERS = ("from", "to", "locale")
 
 @bp.context_processor
 def _template_helpers() -> dict[str, Any]:
-    return {"display": reports.display, "share": reports.share, "filters_only": filters_only, "here": here}
+    return {
+        "display": reports.display,
+        "share": reports.share,
+        "filters_only": filters_only,
+        "here": here,
+        "reason_label": reason_label,
+    }
 
 
 def here(**changes: Any) -> str:
@@ -226,21 +235,21 @@ def overview() -> ResponseReturnValue:
     exported = _export(funnel, rate, period=period)
     if exported is not None:
         return exported
-    unit = "week of " if view.bucket == "week" else ""
+    weekly = view.bucket == "week"
     charts = {
-        "funnel": bar_chart("funnel", "Deflection funnel (visitor-days)", view.funnel.steps()),
+        "funnel": bar_chart("funnel", _("Deflection funnel (visitor-days)"), view.funnel.steps()),
         "rate": line_chart(
             "deflection-rate",
-            f"Deflection rate per {view.bucket}",
-            [
-                (p.day, p.rate, f"{unit}{p.day}: {p.resolved} resolved, {p.tickets} tickets")
-                for p in view.rate
-            ],
+            _("Deflection rate per week") if weekly else _("Deflection rate per day"),
+            [(p.day, p.rate, _rate_note(p, weekly)) for p in view.rate],
         ),
         "helpful": line_chart(
             "helpfulness",
-            f"Helpful votes per {view.bucket}",
-            [(p.day, p.share, f"{p.helpful} of {p.votes} votes") for p in view.helpfulness],
+            _("Helpful votes per week") if weekly else _("Helpful votes per day"),
+            [
+                (p.day, p.share, _("%(helpful)d of %(votes)d votes", helpful=p.helpful, votes=p.votes))
+                for p in view.helpfulness
+            ],
         ),
     }
     searcher = snapshot().searcher
@@ -255,6 +264,14 @@ def overview() -> ResponseReturnValue:
         funnel=funnel,
         deliveries=tickets.delivery_counts(get_session()),
     )
+
+
+def _rate_note(point: RatePoint, weekly: bool) -> str:
+    """What one point of the deflection rate is made of, for its tooltip."""
+    figures = {"day": point.day, "resolved": point.resolved, "tickets": point.tickets}
+    if weekly:
+        return _("week of %(day)s: %(resolved)d resolved, %(tickets)d tickets", **figures)
+    return _("%(day)s: %(resolved)d resolved, %(tickets)d tickets", **figures)
 
 
 @bp.get("/attention")
