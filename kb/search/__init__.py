@@ -255,7 +255,8 @@ class Searcher:
         result = SearchResult(query=query, locale=locale, mode=mode)
         ranked, corrected = self.rank(query, locale, mode, category)
         result.total = len(ranked)
-        result.hits = [self._hit(c, query, locale) for c in ranked[offset : offset + limit]]
+        text = self._semantic_text(query, locale)  # once per search: corrections cost a lookup per word
+        result.hits = [self._hit(c, query, locale, text) for c in ranked[offset : offset + limit]]
         if corrected and corrected.lower() != query.lower():
             result.did_you_mean = corrected
         result.latency_ms = (time.perf_counter() - started) * 1000
@@ -265,16 +266,18 @@ class Searcher:
         """At most ``limit`` articles we are confident answer ``query``, or nothing."""
         cut = self.threshold if threshold is None else threshold
         ranked, _ = self.rank(query, locale, "hybrid")
-        return [self._hit(c, query, locale) for c in ranked[:limit] if c.confidence >= cut]
+        confident = [c for c in ranked[:limit] if c.confidence >= cut]
+        text = self._semantic_text(query, locale) if confident else query
+        return [self._hit(c, query, locale, text) for c in confident]
 
-    def _hit(self, c: Candidate, query: str, locale: str) -> Hit:
+    def _hit(self, c: Candidate, query: str, locale: str, semantic_text: str) -> Hit:
         article = self.library.by_id(c.article_id)
         assert article is not None
         anchor, heading, text = "", "", article.description
         key = "minilm" if article.locale.split("-")[0] == "en" else "usem3"
         vectors = self.vectors.get(key, {}).get(article.locale)
         if vectors is not None and article.id in vectors.position:
-            qvec = self.embedders[key].encode_query(self._semantic_text(query, locale))  # cached
+            qvec = self.embedders[key].encode_query(semantic_text)  # cached: the ranking embedded it
             row = vectors.best_row(article.id, qvec)
             anchor, heading = vectors.anchors[row], vectors.headings[row]
             section = next((s for s in article.sections if s.anchor == anchor), None)

@@ -163,10 +163,11 @@ class KeywordIndex:
     def search(self, query: Query, limit: int = 50, category: str | None = None,
                only: Iterable[str] | None = None) -> list[KeywordHit]:
         """BM25F top ``limit``, optionally within a category or a given set of article ids."""
-        flt: Query | None = Term("category", category) if category else None
-        if only is not None:
-            flt = Or([Term("id", i) for i in only])
+        flt: Query | set[int] | None = Term("category", category) if category else None
         with self.lock:
+            if only is not None:  # document numbers: a filter query of many ids costs more than the search
+                found = (self.searcher.document_number(id=i) for i in only)
+                flt = {n for n in found if n is not None}
             results = self.searcher.search(query, limit=limit, filter=flt, terms=True)
             return [KeywordHit(r["id"], float(r.score), frozenset(_decode(t) for _f, t in r.matched_terms()))
                     for r in results]
