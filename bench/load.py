@@ -66,9 +66,11 @@ def wrk(url: str, seconds: int, connections: int, script: Path | None = None) ->
     out = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 60).stdout
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     p50 = re.search(r"50%\s+([\d.]+\w+)", out)
+    p90 = re.search(r"90%\s+([\d.]+\w+)", out)
     p99 = re.search(r"99%\s+([\d.]+\w+)", out)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return (f"{float(rps.group(1)) if rps else 0:8.1f} req/s   p50 {p50.group(1) if p50 else '?':>8}   "
+            f"p90 {p90.group(1) if p90 else '?':>8}   "
             f"p99 {p99.group(1) if p99 else '?':>8}   non-2xx {errors.group(1) if errors else 0}")
 
 
