@@ -128,9 +128,7 @@ def generate(demo: list[Article], count: int, seed: int, folder: Path) -> None:
     variants, most of its sections in a new order, and sometimes a section of another article of its
     category. Titles and sections repeat, so distinct passage texts stay few enough to embed in minutes."""
     rng = random.Random(seed)
-    titles = {
-        a.id: [f"{rng.choice(PREFIXES)}{a.title} {q}" for q in rng.sample(QUALIFIERS, 15)] for a in demo
-    }
+    titles = {a.id: [f"{rng.choice(PREFIXES)}{a.title} {q}" for q in rng.sample(QUALIFIERS, 15)] for a in demo}
     by_category: dict[str, list[Article]] = {}
     for a in demo:
         by_category.setdefault(a.category, []).append(a)
@@ -241,9 +239,7 @@ def profile(searcher: Searcher, asked: list[str], name: str) -> str:
     return text.getvalue()
 
 
-def generated_index(
-    count: int, seed: int, rebuild: bool, embedders: dict[str, Embedder]
-) -> tuple[Path, dict]:
+def generated_index(count: int, seed: int, rebuild: bool, embedders: dict[str, Embedder]) -> tuple[Path, dict]:
     """The cached generated corpus and its index, made when missing; with the figures of its build."""
     root = OUT / f"corpus-{count}-seed{seed}-v{GENERATOR}"
     articles, index_dir, stats_file = root / "articles", root / "search_index", root / "build.json"
@@ -280,17 +276,11 @@ def generated_index(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--articles", type=int, default=10000, help="size of the generated corpus (default 10000)"
-    )
-    parser.add_argument(
-        "--queries", type=int, default=300, help="timed calls of each kind per corpus (default 300)"
-    )
+    parser.add_argument("--articles", type=int, default=10000, help="size of the generated corpus (default 10000)")
+    parser.add_argument("--queries", type=int, default=300, help="timed calls of each kind per corpus (default 300)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--rebuild", action="store_true", help="regenerate the corpus and rebuild its index")
-    parser.add_argument(
-        "--profile", action="store_true", help="profile the generated corpus even under target"
-    )
+    parser.add_argument("--profile", action="store_true", help="profile the generated corpus even under target")
     args = parser.parse_args()
 
     search_q, suggest_q = queries(args.queries)
@@ -357,13 +347,13 @@ def main() -> None:
         f"{load[0]:.1f}, now {os.getloadavg()[0]:.1f}"
     )
     print(
-        f"{'corpus':<15}{'articles':>9}{'passages':>10}{'search p50':>12}{'p95':>8}"
-        f"{'suggest p50':>13}{'p95':>8}{'re-index':>10}"
+        f"{'corpus':<15}{'articles':>9}{'passages':>10}{'search p50':>12}{'p95':>10}"
+        f"{'suggest p50':>13}{'p95':>10}{'re-index':>10}"
     )
     for r in rows:
         print(
-            f"{r['name']:<15}{r['articles']:>9}{r['passages']:>10}{r['search_p50']:>10.1f}ms{r['search_p95']:>6.1f}ms"
-            f"{r['suggest_p50']:>11.1f}ms{r['suggest_p95']:>6.1f}ms{r['reindex']:>9.1f}s"
+            f"{r['name']:<15}{r['articles']:>9}{r['passages']:>10}{r['search_p50']:>10.1f}ms"
+            f"{r['search_p95']:>8.1f}ms{r['suggest_p50']:>11.1f}ms{r['suggest_p95']:>8.1f}ms{r['reindex']:>9.1f}s"
         )
     print()
     for note in notes:

@@ -43,14 +43,10 @@ def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
     return path
 
 
-def evaluate(
-    app: Any, tmp_path: Path, rows: list[dict[str, Any]], mode: str
-) -> tuple[dict[str, Any], list[dict]]:
+def evaluate(app: Any, tmp_path: Path, rows: list[dict[str, Any]], mode: str) -> tuple[dict[str, Any], list[dict]]:
     queries = write_jsonl(tmp_path / f"queries-{mode}.jsonl", rows)
     dump = tmp_path / f"dump-{mode}.jsonl"
-    result = app.test_cli_runner().invoke(
-        args=["eval", str(queries), "--mode", mode, "--json", "--dump", str(dump)]
-    )
+    result = app.test_cli_runner().invoke(args=["eval", str(queries), "--mode", mode, "--json", "--dump", str(dump)])
     assert result.exit_code == 0, result.output
     figures = json.loads(result.output[result.output.index("{") :])
     lines = [json.loads(line) for line in dump.read_text(encoding="utf-8").splitlines()]

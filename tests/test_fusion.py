@@ -23,9 +23,7 @@ def candidates() -> list[Candidate]:
             keyword_rank=1,
             semantic_rank=2,
         ),
-        Candidate(
-            "en/b", semantic=0.9, multilingual=0.7, keyword=6.0, coverage=0.5, keyword_rank=2, semantic_rank=1
-        ),
+        Candidate("en/b", semantic=0.9, multilingual=0.7, keyword=6.0, coverage=0.5, keyword_rank=2, semantic_rank=1),
         Candidate("en/c", semantic=0.3, multilingual=0.0, semantic_rank=3),
         Candidate("en/d", keyword=3.0, coverage=0.25, keyword_rank=3),
     ]

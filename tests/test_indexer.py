@@ -124,9 +124,7 @@ def test_editing_one_article_re_embeds_only_its_passages(indexed_root: Path, tmp
     with (root / "articles" / EXPIRY).open("a", encoding="utf-8") as f:
         f.write(GIFT_CARDS)
     counts, output = index(app)
-    assert re.findall(r"^\s+(added|changed|removed): (\S+)$", output, re.M) == [
-        ("changed", "en/set-up-points-expiry")
-    ]
+    assert re.findall(r"^\s+(added|changed|removed): (\S+)$", output, re.M) == [("changed", "en/set-up-points-expiry")]
     assert counts[:4] == (0, 1, 0, 3)
     assert counts[4] == passages_of(root, "en/set-up-points-expiry")
     after = vectors_by_passage(root)
@@ -136,9 +134,7 @@ def test_editing_one_article_re_embeds_only_its_passages(indexed_root: Path, tmp
     client = app.test_client()
     assert zanzibar_hits(client) == [("en/set-up-points-expiry", "gift-cards")]
     searcher = open_searcher(root / "search_index", load_library(root / "articles"), dict(DEFAULTS))
-    assert [h.id for h in searcher.search("zanzibar", "en", mode="keyword").hits] == [
-        "en/set-up-points-expiry"
-    ]
+    assert [h.id for h in searcher.search("zanzibar", "en", mode="keyword").hits] == ["en/set-up-points-expiry"]
     top = client.get("/api/search?q=do+gift+card+purchases+earn+rewards&locale=en").get_json()["results"][0]
     assert (top["id"], top["anchor"]) == ("en/set-up-points-expiry", "gift-cards")
 
@@ -231,9 +227,7 @@ def test_requests_never_fail_while_the_index_is_rebuilt(indexed_root: Path, tmp_
                     failures.append(f"{url}: no results")
                 elif url.startswith("/api/suggest") and not response.get_json()["suggestions"]:
                     failures.append(f"{url}: no suggestion")
-                elif url.startswith("/en/search") and "cancel-your-subscription" not in response.get_data(
-                    as_text=True
-                ):
+                elif url.startswith("/en/search") and "cancel-your-subscription" not in response.get_data(as_text=True):
                     failures.append(f"{url}: no results")
                 served[n] += 1
                 with app.app_context():
@@ -252,9 +246,7 @@ def test_requests_never_fail_while_the_index_is_rebuilt(indexed_root: Path, tmp_
         for n in range(KEEP_BUILDS + 2):  # enough builds that old ones are pruned while being served
             with (root / "articles" / EXPIRY).open("a", encoding="utf-8") as f:
                 f.write(f"\nRebuild number {n} leaves the word zanzibar{n} here.\n")
-            built.append(
-                build_index(load_library(root / "articles"), root / "search_index", embedders).build_id
-            )
+            built.append(build_index(load_library(root / "articles"), root / "search_index", embedders).build_id)
             before = sum(served)
             while sum(served) < before + len(urls) and not failures:  # let every thread see this build
                 stop.wait(0.01)

@@ -35,9 +35,7 @@ def pg_binary(name: str) -> str | None:
     found = shutil.which(name)
     if found:
         return found
-    versions = sorted(
-        glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name), reverse=True
-    )
+    versions = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name), reverse=True)
     return next((str(Path(d) / name) for d in versions if (Path(d) / name).exists()), None)
 
 
@@ -183,8 +181,7 @@ def rows(app: Any, model: type) -> list[Any]:
 def result_links(page: str) -> list[dict[str, str]]:
     hrefs = re.findall(r'<h2[^>]*><a href="(/go\?[^"]+)">', page)
     return [
-        {k: v[0] for k, v in parse_qs(urlsplit(html.unescape(h)).query, keep_blank_values=True).items()}
-        for h in hrefs
+        {k: v[0] for k, v in parse_qs(urlsplit(html.unescape(h)).query, keep_blank_values=True).items()} for h in hrefs
     ]
 
 
@@ -231,10 +228,7 @@ def test_a_query_with_nul_bytes_is_served_and_recorded(pg_app: Any) -> None:
     response = client.get("/en/search", query_string={"q": "points\x00expiry\x00"})
     assert response.status_code == 200
     assert result_links(response.get_data(as_text=True))[0]["a"] == "en/set-up-points-expiry"
-    assert (
-        client.get("/api/suggest", query_string={"q": "cancel\x00subscription", "locale": "en"}).status_code
-        == 200
-    )
+    assert client.get("/api/suggest", query_string={"q": "cancel\x00subscription", "locale": "en"}).status_code == 200
     assert client.get("/api/search", query_string={"q": "\x00", "locale": "en"}).status_code == 200
     events = rows(pg_app, SearchEvent)
     assert [(e.source, e.query) for e in events] == [

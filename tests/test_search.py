@@ -38,9 +38,7 @@ WIDER = {
 
 def open_tree(root: Path, settings: dict | None = None) -> Searcher:
     """Open the index of the tree at ``root`` as the app does, with the default settings."""
-    return open_searcher(
-        root / "search_index", load_library(root / "articles"), {**DEFAULTS, **(settings or {})}
-    )
+    return open_searcher(root / "search_index", load_library(root / "articles"), {**DEFAULTS, **(settings or {})})
 
 
 @pytest.fixture(scope="module")
@@ -149,9 +147,7 @@ def test_a_paraphrase_without_shared_words_finds_the_article(
         ("switch the loyalty program live", "en/launch-your-program", "go-live"),
     ],
 )
-def test_the_hit_links_to_the_section_that_answers(
-    searcher: Searcher, query: str, expected: str, anchor: str
-) -> None:
+def test_the_hit_links_to_the_section_that_answers(searcher: Searcher, query: str, expected: str, anchor: str) -> None:
     top = searcher.search(query, "en").hits[0]
     assert (top.id, top.anchor) == (expected, anchor)
     assert top.url.endswith(f"#{anchor}")
@@ -162,9 +158,7 @@ def test_the_hit_links_to_the_section_that_answers(
 # -- fusion and results ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "query", ["points", "launch the program", "how do I cancel", "shopify store points expiry"]
-)
+@pytest.mark.parametrize("query", ["points", "launch the program", "how do I cancel", "shopify store points expiry"])
 def test_hybrid_ranks_articles_not_passages(searcher: Searcher, query: str) -> None:
     result = searcher.search(query, "en", limit=50)
     found = ids(result.hits)
@@ -306,22 +300,16 @@ def test_search_runs_on_keywords_when_the_model_is_missing(
     assert status["semantic"] is False
     assert status["reason"]
     assert status["models"] == {}
+    assert any("semantic search is off" in r.getMessage() and missing in r.getMessage() for r in caplog.records)
     assert any(
-        "semantic search is off" in r.getMessage() and missing in r.getMessage() for r in caplog.records
-    )
-    assert any(
-        "semantic search is off" in r.getMessage() and status["reason"] in r.getMessage()
-        for r in caplog.records
+        "semantic search is off" in r.getMessage() and status["reason"] in r.getMessage() for r in caplog.records
     )
     assert ids(searcher.search("PK-4011", "en").hits) == ["en/install-on-shopify"]
     assert (
-        ids(searcher.search("cancel subscription", "en", mode="semantic").hits)[0]
-        == "en/cancel-your-subscription"
+        ids(searcher.search("cancel subscription", "en", mode="semantic").hits)[0] == "en/cancel-your-subscription"
     )  # asked for meaning, served by keywords
     assert searcher.search("I no longer want to be charged", "en").hits == []
-    assert ids(searcher.suggest("how do I cancel my subscription", "en"))[:1] == [
-        "en/cancel-your-subscription"
-    ]
+    assert ids(searcher.suggest("how do I cancel my subscription", "en"))[:1] == ["en/cancel-your-subscription"]
     assert searcher.suggest("how do I bake sourdough bread", "en") == []
 
 

@@ -86,9 +86,7 @@ def test_api_snippets_never_carry_markup_from_the_query(client: Any) -> None:
         assert "<script" not in result["snippet"] and "<img" not in result["snippet"]
         assert re.sub(r"</?mark>", "", result["snippet"]).count("<") == 0
     assert data["query"] == XSS  # JSON carries the text; escaping is the page's job
-    suggestions = client.get("/api/suggest", query_string={"q": XSS, "locale": "en"}).get_json()[
-        "suggestions"
-    ]
+    suggestions = client.get("/api/suggest", query_string={"q": XSS, "locale": "en"}).get_json()["suggestions"]
     assert all("<script" not in s["snippet"] for s in suggestions)
 
 
@@ -100,10 +98,7 @@ def test_did_you_mean_offers_the_corrected_query(client: Any) -> None:
     assert offer.group(2) == "launch the program"
     assert parse_qs(urlsplit(html.unescape(offer.group(1))).query)["q"] == ["launch the program"]
     assert links(page)[0]["a"] == "en/launch-your-program"
-    assert (
-        client.get("/api/search?q=lanch+the+programm&locale=en").get_json()["did_you_mean"]
-        == "launch the program"
-    )
+    assert client.get("/api/search?q=lanch+the+programm&locale=en").get_json()["did_you_mean"] == "launch the program"
 
 
 @pytest.mark.parametrize("query", ["print", "launch the program", "PK-4011"])
@@ -143,9 +138,7 @@ def test_pagination(indexed_root: Path, tmp_path: Path) -> None:
 
 
 def test_no_results_offer_the_contact_form(indexed_root: Path, tmp_path: Path) -> None:
-    app = make_app(
-        indexed_root / "articles", indexed_root / "search_index", tmp_path / "kb.sqlite3", **NO_MODEL
-    )
+    app = make_app(indexed_root / "articles", indexed_root / "search_index", tmp_path / "kb.sqlite3", **NO_MODEL)
     assert "contact.form" in {rule.endpoint for rule in app.url_map.iter_rules()}
     page = app.test_client().get("/en/search?q=sourdough+bread").get_data(as_text=True)
     assert "No articles match" in page
@@ -274,9 +267,7 @@ def test_a_click_with_the_anchor_of_a_section(indexed_app: Any) -> None:
     client = indexed_app.test_client()
     search_id = client.get("/api/search?q=refunds&locale=en").get_json()["search_id"]
     response = client.get(f"/go?s={search_id}&p=1&a=en/cancel-your-subscription&h=refunds")
-    assert response.headers["Location"].endswith(
-        "/en/articles/cancel-your-subscription?from=search&q=refunds#refunds"
-    )
+    assert response.headers["Location"].endswith("/en/articles/cancel-your-subscription?from=search&q=refunds#refunds")
     [click] = rows(indexed_app, SearchClick)
     assert (click.search_id, click.position) == (search_id, 1)
 
