@@ -252,10 +252,7 @@ def generate(url: str, total: int, days: int, seed: int) -> dict[str, int]:
         counts["search_clicks"] = rows_of(SearchClick.__table__, iter(clicks), conn)
         counts["answers_opened"] = rows_of(
             AnswerOpened.__table__,
-            (
-                {**{k: v for k, v in r.items() if k != "search"}, "search_id": r["search"]["id"]}
-                for r in opened_rows
-            ),
+            ({**{k: v for k, v in r.items() if k != "search"}, "search_id": r["search"]["id"]} for r in opened_rows),
             conn,
         )
         views: dict[tuple[str, str, Any], dict[str, Any]] = {}
@@ -357,14 +354,10 @@ def measure(url: str, since_days: int, gaps_too: bool) -> dict[str, float]:
     period = Period.last(since_days)
     settings = analytics.Settings(confident=0.42)
     with Session(engine) as session:
-        view = timed(
-            "overview (admin front page)", lambda: analytics.overview(session, period, settings), results
-        )
+        view = timed("overview (admin front page)", lambda: analytics.overview(session, period, settings), results)
         timed("  of which per-article figures", lambda: helpfulness.article_figures(session, period), results)
         timed("  of which funnel", lambda: deflection.funnel(session, period), results)
-        timed(
-            "  of which deflection rate per day", lambda: deflection.rate_over_time(session, period), results
-        )
+        timed("  of which deflection rate per day", lambda: deflection.rate_over_time(session, period), results)
         timed(
             "needs attention (100 rows)",
             lambda: helpfulness.needs_attention(session, period, 5, 100),
@@ -388,9 +381,7 @@ def measure(url: str, since_days: int, gaps_too: bool) -> dict[str, float]:
         )
         first = next(iter(view.articles), None)
         if first:
-            timed(
-                "one article's history", lambda: helpfulness.revision_figures(session, period, first), results
-            )
+            timed("one article's history", lambda: helpfulness.revision_figures(session, period, first), results)
     engine.dispose()
     app = create_app(
         {

@@ -70,10 +70,24 @@ def collect(name: str, source: Path) -> list[dict]:
     rows = []
     for q in queries:
         ranked, _ = searcher.rank(q.query, q.locale, "hybrid")
-        rows.append({"relevant": q.relevant, "cands": [
-            {"id": c.article_id.split("/", 1)[1], "sem": c.semantic, "ml": c.multilingual, "kw": c.keyword,
-             "kwr": c.keyword_rank, "semr": c.semantic_rank, "cov": c.coverage, "code": c.code_match}
-            for c in ranked]})
+        rows.append(
+            {
+                "relevant": q.relevant,
+                "cands": [
+                    {
+                        "id": c.article_id.split("/", 1)[1],
+                        "sem": c.semantic,
+                        "ml": c.multilingual,
+                        "kw": c.keyword,
+                        "kwr": c.keyword_rank,
+                        "semr": c.semantic_rank,
+                        "cov": c.coverage,
+                        "code": c.code_match,
+                    }
+                    for c in ranked
+                ],
+            }
+        )
     return rows
 
 
@@ -91,8 +105,13 @@ def rank(query: dict, method: str) -> list[tuple[float, str]]:
         elif method == "blend":
             s = c["sem"] + 0.3 * c["kw"] / top
         else:  # kb's hybrid
-            s = (fusion.W_SEMANTIC * c["sem"] + fusion.W_MULTILINGUAL * c["ml"] + fusion.W_COVERAGE * c["cov"]
-                 + fusion.W_KEYWORD * c["kw"] / top + (fusion.W_CODE if c["code"] else 0.0))
+            s = (
+                fusion.W_SEMANTIC * c["sem"]
+                + fusion.W_MULTILINGUAL * c["ml"]
+                + fusion.W_COVERAGE * c["cov"]
+                + fusion.W_KEYWORD * c["kw"] / top
+                + (fusion.W_CODE if c["code"] else 0.0)
+            )
         scored.append((s, c["id"]))
     return sorted(scored, key=lambda t: -t[0])
 

@@ -16,8 +16,7 @@ from kb.config import PROJECT_ROOT
 from kb.i18n import TRANSLATIONS
 
 LOCALES = ("en", "fr", "ko", "ar")
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None,
-            "lazy_ngettext": (1, 2)}
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None, "lazy_ngettext": (1, 2)}
 METHODS = [("kb/**.py", "python"), ("templates/**.html", "jinja2")]
 
 
@@ -35,7 +34,10 @@ def extract(project: Path = PROJECT_ROOT) -> Catalog:
     """Every UI string of the code and the templates."""
     template = Catalog(project="kb", charset="utf-8")
     for filename, lineno, message, comments, context in extract_from_dir(
-        str(project), METHODS, keywords=KEYWORDS, options_map={"templates/**.html": {"extensions": "jinja2.ext.do"}},
+        str(project),
+        METHODS,
+        keywords=KEYWORDS,
+        options_map={"templates/**.html": {"extensions": "jinja2.ext.do"}},
     ):
         if filename.startswith(("kb/", "templates/")) or filename.startswith(("kb\\", "templates\\")):
             template.add(message, None, [(filename, lineno)], auto_comments=comments, context=context)

@@ -124,9 +124,7 @@ def line_chart(
         runs[-1].append(f"{x_of(i):.1f},{top + plot_h * (1 - value):.1f}")
     for run in runs:
         if len(run) > 1:
-            parts.append(
-                f'<polyline points="{" ".join(run)}" fill="none" stroke="{ACCENT}" stroke-width="2"/>'
-            )
+            parts.append(f'<polyline points="{" ".join(run)}" fill="none" stroke="{ACCENT}" stroke-width="2"/>')
     for i, (day, value, note) in enumerate(points):
         if value is not None:
             parts.append(

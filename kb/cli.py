@@ -104,8 +104,9 @@ def check_command(strict: bool, no_search: bool) -> None:
     errors = sum(p.severity == "error" for p in problems)
     warnings = len(problems) - errors
     took = time.perf_counter() - started
-    click.echo(f"{len(library)} articles, {tested} search tests: {errors} error(s), {warnings} warning(s) "
-               f"in {took:.2f} s")
+    click.echo(
+        f"{len(library)} articles, {tested} search tests: {errors} error(s), {warnings} warning(s) in {took:.2f} s"
+    )
     if errors or (strict and warnings):
         raise SystemExit(1)
 
@@ -145,8 +146,13 @@ def eval_command(queries: Path, mode: str, as_json: bool, dump: Path | None) -> 
     if dump is not None:
         with dump.open("w", encoding="utf-8") as out:
             for o in outcomes:
-                out.write(json.dumps({"query": o.query.query, "ranked": o.ranked, "suggested": o.suggested,
-                                      "ms": round(o.ms, 3)}, ensure_ascii=False) + "\n")
+                out.write(
+                    json.dumps(
+                        {"query": o.query.query, "ranked": o.ranked, "suggested": o.suggested, "ms": round(o.ms, 3)},
+                        ensure_ascii=False,
+                    )
+                    + "\n"
+                )
     if as_json:
         click.echo(json.dumps(figures, indent=2))
         return
@@ -181,8 +187,10 @@ def deliver_command(limit: int) -> None:
     outcomes = outbox.deliver_due(sessions, current_app.config, limit=limit)
     with sessions() as session:
         waiting = outbox.counts(session)
-    click.echo(f"{outcomes['sent']} sent, {outcomes['retry']} to retry later, {outcomes['failed']} failed now; "
-               f"outbox: {waiting.get('pending', 0)} pending, {waiting.get('failed', 0)} failed")
+    click.echo(
+        f"{outcomes['sent']} sent, {outcomes['retry']} to retry later, {outcomes['failed']} failed now; "
+        f"outbox: {waiting.get('pending', 0)} pending, {waiting.get('failed', 0)} failed"
+    )
 
 
 @cli.group("translations")
@@ -235,9 +243,23 @@ def serve_command(host: str, port: int, workers: int, threads: int) -> None:
     """Serve the site with gunicorn (the production server): each worker loads the model once."""
     import os
 
-    os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}",
-                               "--workers", str(workers), "--threads", str(threads),
-                               "--access-logfile", "-", "kb.wsgi:app"])
+    os.execvp(
+        sys.executable,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--bind",
+            f"{host}:{port}",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            "--access-logfile",
+            "-",
+            "kb.wsgi:app",
+        ],
+    )
 
 
 @cli.group("users")
@@ -247,8 +269,11 @@ def users_group() -> None:
 
 @users_group.command("add")
 @click.argument("email")
-@click.password_option(prompt="Password", confirmation_prompt="Repeat the password",
-                       help="Asked for twice when not given (never pass it on a shared machine).")
+@click.password_option(
+    prompt="Password",
+    confirmation_prompt="Repeat the password",
+    help="Asked for twice when not given (never pass it on a shared machine).",
+)
 @with_appcontext
 def users_add(email: str, password: str) -> None:
     """Create an admin user EMAIL, or give an existing one a new password (stored hashed)."""
@@ -276,10 +301,11 @@ def _report_tables(figures: dict[str, Any]) -> list[tuple[str, Any]]:
         (f"Deflection rate per {figures['bucket']}", reports.rate_table(figures["rate"])),
         ("Articles", reports.articles_table(figures["articles"], lib)),
         ("Top queries", reports.queries_table("top-queries", figures["top"])),
-        ("Queries with no confident result",
-         reports.queries_table("no-result-queries", figures["no_results"])),
-        ("Bounced queries (results shown, nothing opened)", reports.queries_table("bounced-queries",
-                                                                                   figures["bounced"])),
+        ("Queries with no confident result", reports.queries_table("no-result-queries", figures["no_results"])),
+        (
+            "Bounced queries (results shown, nothing opened)",
+            reports.queries_table("bounced-queries", figures["bounced"]),
+        ),
         ("Click-through by position", reports.positions_table(figures["positions"])),
         ("Content gaps (what to write next)", reports.gaps_table(figures["gaps"], 3)),
     ]
@@ -287,13 +313,15 @@ def _report_tables(figures: dict[str, Any]) -> list[tuple[str, Any]]:
 
 @cli.command("report")
 @click.option("--since", default="30d", show_default=True, help="How far back: 12h, 30d, 2w, 3m.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
-              show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @click.option("--locale", default=None, help="Only this locale (default: all).")
 @click.option("--limit", default=20, show_default=True, help="Rows per table.")
-@click.option("--gaps/--no-gaps", default=True, show_default=True,
-              help="Group unanswered questions by meaning (loads the embedding model); "
-                   "without, by identical wording only.")
+@click.option(
+    "--gaps/--no-gaps",
+    default=True,
+    show_default=True,
+    help="Group unanswered questions by meaning (loads the embedding model); without, by identical wording only.",
+)
 @with_appcontext
 def report_command(since: str, fmt: str, locale: str | None, limit: int, gaps: bool) -> None:
     """Print the feedback and deflection figures, the articles that need attention first."""
@@ -327,15 +355,19 @@ def report_command(since: str, fmt: str, locale: str | None, limit: int, gaps: b
         view = analytics.overview(session, period, settings, now, limit)
         weekly = view.bucket == "week" or fmt == "table"  # a terminal reads weeks better than 30 rows of days
         figures = {
-            "library": library, "attention": view.attention, "funnel": view.funnel,
+            "library": library,
+            "attention": view.attention,
+            "funnel": view.funnel,
             "rate": rate_over_time(session, period, now, "week") if weekly else view.rate,
-            "bucket": "week" if weekly else view.bucket, "articles": view.articles.values(),
+            "bucket": "week" if weekly else view.bucket,
+            "articles": view.articles.values(),
             "top": searches.top_queries(session, period, limit),
             "no_results": searches.no_result_queries(session, period, limit, settings.confident),
             "bounced": searches.bounced_queries(session, period, limit),
             "positions": searches.click_through_by_position(session, period),
-            "gaps": gap_report.content_gaps(session, period, encode, settings.gap_similarity,
-                                            settings.gap_limit, settings.confident),
+            "gaps": gap_report.content_gaps(
+                session, period, encode, settings.gap_similarity, settings.gap_limit, settings.confident
+            ),
         }
     tables = _report_tables(figures)
     if fmt == "csv":
@@ -350,9 +382,11 @@ def report_command(since: str, fmt: str, locale: str | None, limit: int, gaps: b
     click.echo(f"kb report{where}: {period.start:%Y-%m-%d %H:%M} to {period.end:%Y-%m-%d %H:%M} UTC\n")
     funnel = view.funnel
     helpful = reports.share(view.helpful_share)
-    click.echo(f"{view.views:,} article views, {view.votes:,} votes ({helpful} helpful), "
-               f"{view.searches.searches:,} searches, {funnel.tickets:,} tickets; deflection rate "
-               f"{reports.share(funnel.rate)}\n")
+    click.echo(
+        f"{view.views:,} article views, {view.votes:,} votes ({helpful} helpful), "
+        f"{view.searches.searches:,} searches, {funnel.tickets:,} tickets; deflection rate "
+        f"{reports.share(funnel.rate)}\n"
+    )
     if view.held_back:
         held = f"({view.held_back} article(s) with a No held back: fewer than {settings.min_votes} votes)"
         click.echo(held + "\n")

@@ -110,8 +110,9 @@ class Article:
 class Library:
     """Every servable article, by locale and slug, with categories, aliases and the problems found."""
 
-    def __init__(self, root: Path, articles: list[Article], categories: dict[tuple[str, str], Category],
-                 problems: list[Problem]) -> None:
+    def __init__(
+        self, root: Path, articles: list[Article], categories: dict[tuple[str, str], Category], problems: list[Problem]
+    ) -> None:
         self.root = root
         self.repo_folder = repo_path(root) if root.exists() else root.name  # for "edit this article" links
         self.problems = problems
@@ -243,7 +244,10 @@ def _load_categories(root: Path, problems: list[Problem]) -> dict[tuple[str, str
             problems.append(Problem(rel, 1, "expected a mapping with title, description and order"))
             data = {}
         categories[(locale, slug)] = Category(
-            locale, slug, str(data.get("title") or _title_from(slug)), str(data.get("description") or ""),
+            locale,
+            slug,
+            str(data.get("title") or _title_from(slug)),
+            str(data.get("description") or ""),
             int(data.get("order", 1000)) if str(data.get("order", "")).lstrip("-").isdigit() else 1000,
         )
     return categories
@@ -276,8 +280,9 @@ def _parse(root: Path, path: Path, revisions: dict[Path, Revision], problems: li
     if not isinstance(meta, dict):
         problems.append(Problem(rel, 2, "front matter must be a mapping of keys to values"))
         return None
-    meta_lines = {ln.split(":", 1)[0]: i + 1 for i, ln in enumerate(lines[:body_start])
-                  if ":" in ln and not ln[0].isspace()}
+    meta_lines = {
+        ln.split(":", 1)[0]: i + 1 for i, ln in enumerate(lines[:body_start]) if ":" in ln and not ln[0].isspace()
+    }
 
     def line_of(key: str) -> int:
         return meta_lines.get(key, 1)
@@ -302,17 +307,30 @@ def _parse(root: Path, path: Path, revisions: dict[Path, Revision], problems: li
         problems.append(Problem(rel, line_of("order"), "order must be a whole number"))
         return None
     if not meta.get("summary"):
-        problems.append(Problem(rel, 1, "no summary: search results and the meta description use the first "
-                                        "paragraph", "warning"))
+        problems.append(
+            Problem(rel, 1, "no summary: search results and the meta description use the first paragraph", "warning")
+        )
     revision = file_revision(path, revisions)
     locale, category = path.parent.parent.name, path.parent.name
     return Article(
-        locale=locale, slug=path.stem, category=category, path=rel, title=title.strip(),
-        body="\n".join(lines[body_start:]), summary=str(meta.get("summary") or "").strip(),
-        tags=lists["tags"], order=order, aliases=lists["aliases"], related=lists["related"],
-        draft=bool(meta.get("draft", False)), translation_of=str(meta.get("translation_of") or ""),
-        updated=revision.updated, commit=revision.commit, content_hash=hashlib.sha256(raw).hexdigest(),
-        body_line=body_start + 1, meta_lines=meta_lines,
+        locale=locale,
+        slug=path.stem,
+        category=category,
+        path=rel,
+        title=title.strip(),
+        body="\n".join(lines[body_start:]),
+        summary=str(meta.get("summary") or "").strip(),
+        tags=lists["tags"],
+        order=order,
+        aliases=lists["aliases"],
+        related=lists["related"],
+        draft=bool(meta.get("draft", False)),
+        translation_of=str(meta.get("translation_of") or ""),
+        updated=revision.updated,
+        commit=revision.commit,
+        content_hash=hashlib.sha256(raw).hexdigest(),
+        body_line=body_start + 1,
+        meta_lines=meta_lines,
     )
 
 
@@ -331,8 +349,13 @@ def _check_unique(parsed: list[Article], problems: list[Problem]) -> set[str]:
         for alias in article.aliases:
             key = (article.locale, alias)
             if key in seen and seen[key] != article.path:
-                problems.append(Problem(article.path, article.meta_lines.get("aliases", 1),
-                                        f"alias {alias!r} is already used by {seen[key]}"))
+                problems.append(
+                    Problem(
+                        article.path,
+                        article.meta_lines.get("aliases", 1),
+                        f"alias {alias!r} is already used by {seen[key]}",
+                    )
+                )
                 broken.add(article.path)
             else:
                 seen[key] = article.path
@@ -345,7 +368,7 @@ def _target(article: Article, href: str, by_path: dict[str, Article]) -> tuple[A
     if parts.scheme or parts.netloc or href.startswith(("mailto:", "#")):
         return None, "", False
     if parts.path.endswith(".md"):
-        target = (PurePosixPath(article.path).parent / parts.path)
+        target = PurePosixPath(article.path).parent / parts.path
         normal = PurePosixPath(*_normalise(target.parts))
         return by_path.get(str(normal)), parts.fragment, True
     match = re.fullmatch(r"/([\w-]+)/articles/([\w-]+)/?", parts.path)
@@ -377,15 +400,21 @@ def _render(article: Article, by_path: dict[str, Article]) -> None:
     article.html, article.toc, article.sections = rendered.html, rendered.toc, rendered.sections
 
 
-def _check_references(article: Article, parsed: list[Article], by_path: dict[str, Article],
-                      problems: list[Problem]) -> set[str]:
+def _check_references(
+    article: Article, parsed: list[Article], by_path: dict[str, Article], problems: list[Problem]
+) -> set[str]:
     """Check related slugs and links to other articles and anchors; return the path if broken."""
     broken: set[str] = set()
     slugs = {a.slug for a in parsed if a.locale == article.locale}
     for slug in article.related:
         if slug not in slugs:
-            problems.append(Problem(article.path, article.meta_lines.get("related", 1),
-                                    f"related article {slug!r} does not exist in {article.locale}"))
+            problems.append(
+                Problem(
+                    article.path,
+                    article.meta_lines.get("related", 1),
+                    f"related article {slug!r} does not exist in {article.locale}",
+                )
+            )
             broken.add(article.path)
     in_fence = False
     for offset, line in enumerate(article.body.splitlines()):
@@ -408,8 +437,13 @@ def _check_references(article: Article, parsed: list[Article], by_path: dict[str
                 problems.append(Problem(article.path, lineno, f"link to an article that does not exist: {href}"))
                 broken.add(article.path)
             elif anchor and anchor not in target.anchors:
-                problems.append(Problem(article.path, lineno, f"link to a heading that does not exist: {href} "
-                                                              f"(no #{anchor} in {target.path})"))
+                problems.append(
+                    Problem(
+                        article.path,
+                        lineno,
+                        f"link to a heading that does not exist: {href} (no #{anchor} in {target.path})",
+                    )
+                )
                 broken.add(article.path)
             elif target.draft and not article.draft:
                 problems.append(Problem(article.path, lineno, f"link to a draft article: {href}", "warning"))

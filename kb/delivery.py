@@ -77,8 +77,7 @@ def send_mail(payload: Mapping[str, Any], config: Mapping[str, Any]) -> None:
     timeout = _timeout(config)
     try:
         if tls == "ssl":
-            server: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=timeout,
-                                                    context=ssl.create_default_context())
+            server: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=timeout, context=ssl.create_default_context())
         else:
             server = smtplib.SMTP(host, port, timeout=timeout)
         with server:
@@ -106,8 +105,11 @@ def post_webhook(payload: Mapping[str, Any], config: Mapping[str, Any]) -> None:
     if not url.startswith(("http://", "https://")):
         raise DeliveryFailed("TICKET_WEBHOOK_URL is not set to an http(s) address")
     body = webhook_body(payload)
-    headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "kb-help-center",
-               "X-Kb-Event": str(payload.get("event", "ticket.created"))}
+    headers = {
+        "Content-Type": "application/json; charset=utf-8",
+        "User-Agent": "kb-help-center",
+        "X-Kb-Event": str(payload.get("event", "ticket.created")),
+    }
     secret = str(config.get("TICKET_WEBHOOK_SECRET") or "")
     if secret:
         headers[SIGNATURE_HEADER] = signature(body, secret)

@@ -15,13 +15,18 @@ log = logging.getLogger(__name__)
 VIEW_SOURCES = ("search", "suggestion", "category", "article", "outside")
 
 
-def record_view(session: Session, visitor: str, article_id: str, revision: str, source: str,
-                query: str = "") -> bool:
+def record_view(session: Session, visitor: str, article_id: str, revision: str, source: str, query: str = "") -> bool:
     """Count a view once per visitor, article and day; return whether it was new."""
     now = utcnow()
-    view = ArticleView(day=now.date(), visitor=visitor, article_id=article_id, revision=revision,
-                       source=source if source in VIEW_SOURCES else "outside", query=query[:500],
-                       created_at=now)
+    view = ArticleView(
+        day=now.date(),
+        visitor=visitor,
+        article_id=article_id,
+        revision=revision,
+        source=source if source in VIEW_SOURCES else "outside",
+        query=query[:500],
+        created_at=now,
+    )
     try:
         with session.begin_nested():
             session.add(view)
@@ -46,18 +51,35 @@ def most_viewed(session: Session, locale: str, days: int = 30, limit: int = 6) -
     return [row[0] for row in rows]
 
 
-def record_search(session: Session, *, visitor: str, locale: str, source: str, query: str,
-                  shown: list[str], result_count: int, confidence: float | None, latency_ms: float) -> int:
+def record_search(
+    session: Session,
+    *,
+    visitor: str,
+    locale: str,
+    source: str,
+    query: str,
+    shown: list[str],
+    result_count: int,
+    confidence: float | None,
+    latency_ms: float,
+) -> int:
     """Store one search and return its id, so a click on a result can point back to it."""
-    event = SearchEvent(visitor=visitor, locale=locale, source=source, query=query[:500], shown=shown,
-                        result_count=result_count, confidence=confidence, latency_ms=latency_ms)
+    event = SearchEvent(
+        visitor=visitor,
+        locale=locale,
+        source=source,
+        query=query[:500],
+        shown=shown,
+        result_count=result_count,
+        confidence=confidence,
+        latency_ms=latency_ms,
+    )
     session.add(event)
     session.commit()
     return event.id
 
 
-def record_click(session: Session, *, visitor: str, search_id: int | None, article_id: str,
-                 position: int) -> None:
+def record_click(session: Session, *, visitor: str, search_id: int | None, article_id: str, position: int) -> None:
     """Store which result was opened, and at which position (1-based)."""
     if search_id is not None and session.get(SearchEvent, search_id) is None:
         search_id = None

@@ -29,31 +29,52 @@ def _store_address(_form: Any, field: Any) -> None:
         host = parts.hostname or ""
     except ValueError:
         parts, host = None, ""
-    if parts is None or parts.scheme not in ("http", "https") or "." not in host.strip(".") or any(
-            c.isspace() for c in value):
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or "." not in host.strip(".")
+        or any(c.isspace() for c in value)
+    ):
         raise ValidationError(_l("Enter your store's web address, for example mystore.myshopify.com."))
 
 
 class ContactForm(FlaskForm):
     """The contact form; the data fields are carried over untouched by the page that suggests answers."""
 
-    name = StringField(_l("Your name"), validators=[
-        DataRequired(_l("Tell us your name.")),
-        Length(max=NAME_MAX, message=_l("Keep your name under %(max)d characters."))])
-    email = EmailField(_l("Your email address"), validators=[
-        DataRequired(_l("Enter your email address so we can answer you.")),
-        Email(_l("Enter an email address like name@example.com.")),
-        Length(max=EMAIL_MAX, message=_l("This email address is too long."))])
-    subject = StringField(_l("Subject"), validators=[
-        DataRequired(_l("Give your message a subject.")),
-        Length(max=SUBJECT_MAX, message=_l("Keep the subject under %(max)d characters."))])
-    message = TextAreaField(_l("Your question"), validators=[
-        DataRequired(_l("Write your question.")),
-        Length(min=MESSAGE_MIN, max=MESSAGE_MAX,
-               message=_l("Write between %(min)d and %(max)d characters."))])
+    name = StringField(
+        _l("Your name"),
+        validators=[
+            DataRequired(_l("Tell us your name.")),
+            Length(max=NAME_MAX, message=_l("Keep your name under %(max)d characters.")),
+        ],
+    )
+    email = EmailField(
+        _l("Your email address"),
+        validators=[
+            DataRequired(_l("Enter your email address so we can answer you.")),
+            Email(_l("Enter an email address like name@example.com.")),
+            Length(max=EMAIL_MAX, message=_l("This email address is too long.")),
+        ],
+    )
+    subject = StringField(
+        _l("Subject"),
+        validators=[
+            DataRequired(_l("Give your message a subject.")),
+            Length(max=SUBJECT_MAX, message=_l("Keep the subject under %(max)d characters.")),
+        ],
+    )
+    message = TextAreaField(
+        _l("Your question"),
+        validators=[
+            DataRequired(_l("Write your question.")),
+            Length(min=MESSAGE_MIN, max=MESSAGE_MAX, message=_l("Write between %(min)d and %(max)d characters.")),
+        ],
+    )
     topic = SelectField(_l("Topic"), choices=[], validate_choice=True)
-    store_url = StringField(_l("Your store's address (optional)"), validators=[
-        Optional(), Length(max=STORE_URL_MAX, message=_l("This address is too long.")), _store_address])
+    store_url = StringField(
+        _l("Your store's address (optional)"),
+        validators=[Optional(), Length(max=STORE_URL_MAX, message=_l("This address is too long.")), _store_address],
+    )
     # A field people never see and bots fill in: a filled one means the message is not stored.
     website = StringField(_l("Leave this field empty"))
     came_from = HiddenField(name="from", validators=[Length(max=CAME_FROM_MAX)])

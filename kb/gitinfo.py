@@ -21,13 +21,30 @@ def git_revisions(root: Path) -> dict[Path, Revision]:
     try:
         top = subprocess.run(
             ["git", "-C", str(root), "rev-parse", "--show-toplevel"],
-            capture_output=True, text=True, check=True, timeout=10,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
         ).stdout.strip()
         log = subprocess.run(
             # core.quotePath=false: names such as ko/포인트/... come back as written, not octal-escaped
-            ["git", "-c", "core.quotePath=false", "-C", str(root), "log", "--format=\x1e%H %ct",
-             "--name-only", "--no-renames", "--", "."],
-            capture_output=True, text=True, check=True, timeout=60,
+            [
+                "git",
+                "-c",
+                "core.quotePath=false",
+                "-C",
+                str(root),
+                "log",
+                "--format=\x1e%H %ct",
+                "--name-only",
+                "--no-renames",
+                "--",
+                ".",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
         ).stdout
     except (OSError, subprocess.SubprocessError):
         return {}
@@ -47,8 +64,13 @@ def git_revisions(root: Path) -> dict[Path, Revision]:
 def repo_path(path: Path) -> str:
     """``path`` relative to its git checkout's top (for "edit this article" links); else its name."""
     try:
-        top = subprocess.run(["git", "-C", str(path if path.is_dir() else path.parent), "rev-parse", "--show-toplevel"],
-                             capture_output=True, text=True, check=True, timeout=10).stdout.strip()
+        top = subprocess.run(
+            ["git", "-C", str(path if path.is_dir() else path.parent), "rev-parse", "--show-toplevel"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
         rel = path.resolve().relative_to(Path(top).resolve()).as_posix()
         return "" if rel == "." else rel
     except (OSError, subprocess.SubprocessError, ValueError):

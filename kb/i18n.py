@@ -44,9 +44,14 @@ def _language_links() -> dict[str, object]:
     links = []
     for locale in library().locales:
         args["locale"] = locale
-        links.append({"locale": locale, "name": locales.name(locale),
-                      "url": url_for(request.endpoint, **args),
-                      "absolute": url_for(request.endpoint, _external=True, **args)})
+        links.append(
+            {
+                "locale": locale,
+                "name": locales.name(locale),
+                "url": url_for(request.endpoint, **args),
+                "absolute": url_for(request.endpoint, _external=True, **args),
+            }
+        )
     return {"language_links": links}
 
 

@@ -4,8 +4,19 @@ from __future__ import annotations
 
 from flask import request
 
-NAMES = {"en": "English", "fr": "Français", "ko": "한국어", "ar": "العربية", "de": "Deutsch", "es": "Español",
-         "ja": "日本語", "zh": "中文", "pt": "Português", "it": "Italiano", "nl": "Nederlands"}
+NAMES = {
+    "en": "English",
+    "fr": "Français",
+    "ko": "한국어",
+    "ar": "العربية",
+    "de": "Deutsch",
+    "es": "Español",
+    "ja": "日本語",
+    "zh": "中文",
+    "pt": "Português",
+    "it": "Italiano",
+    "nl": "Nederlands",
+}
 RTL = {"ar", "he", "fa", "ur"}
 COOKIE = "kb_locale"
 

@@ -80,8 +80,7 @@ class AnswerOpened(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
     visitor: Mapped[str] = mapped_column(String(64), index=True, default="")
     article_id: Mapped[str] = mapped_column(String(200), index=True)
-    search_id: Mapped[int | None] = mapped_column(ForeignKey("search_events.id", ondelete="SET NULL"),
-                                                  index=True)
+    search_id: Mapped[int | None] = mapped_column(ForeignKey("search_events.id", ondelete="SET NULL"), index=True)
     anchor: Mapped[str] = mapped_column(String(200), default="")
     position: Mapped[int] = mapped_column(Integer, default=0)  # 1-based rank in the list it was shown in
     source: Mapped[str] = mapped_column(String(16), default="contact")
@@ -180,6 +179,12 @@ Index("ix_answers_opened_visitor_created", AnswerOpened.visitor, AnswerOpened.cr
 Index("ix_search_events_visitor_created", SearchEvent.visitor, SearchEvent.created_at)
 # Searches in a date range with what the reports read of them, so the scans never visit the table rows.
 # Time first: led by source, SQLite (without statistics) preferred it to the visitor index in the windows.
-Index("ix_search_events_created_source", SearchEvent.created_at, SearchEvent.source, SearchEvent.result_count,
-      SearchEvent.confidence, SearchEvent.visitor)
+Index(
+    "ix_search_events_created_source",
+    SearchEvent.created_at,
+    SearchEvent.source,
+    SearchEvent.result_count,
+    SearchEvent.confidence,
+    SearchEvent.visitor,
+)
 Index("ix_article_views_created_article", ArticleView.created_at, ArticleView.article_id)

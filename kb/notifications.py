@@ -36,8 +36,12 @@ def outbox_messages(ticket: Ticket, config: Mapping[str, Any], answers: list[Hit
     elif mode == "webhook":
         messages.append(_message("ticket", "webhook", ticket_json(ticket)))
     elif mode != "none":
-        log.error("TICKET_DELIVERY=%r is not one of %s: ticket %s stays in the database only", mode,
-                  ", ".join(DELIVERY_MODES), ticket.reference)
+        log.error(
+            "TICKET_DELIVERY=%r is not one of %s: ticket %s stays in the database only",
+            mode,
+            ", ".join(DELIVERY_MODES),
+            ticket.reference,
+        )
     if acknowledges(config) and ticket.email:
         messages.append(_message("ack", "smtp", acknowledgement(ticket, config, answers)))
     return messages
@@ -79,31 +83,53 @@ def _topic_title(ticket: Ticket) -> str:
 
 def support_mail(ticket: Ticket, config: Mapping[str, Any]) -> dict[str, Any]:
     """The plain-text mail to SUPPORT_EMAIL: the question, how to answer, and what the merchant did first."""
-    body = render_template("contact/mail/ticket.txt", ticket=ticket, topic=_topic_title(ticket),
-                           history=ticket.context, articles=mentioned_articles(ticket.context))
-    return {"to": [str(config.get("SUPPORT_EMAIL") or "")],
-            "subject": f"[{ticket.reference}] {ticket.subject}",
-            "reply_to": formataddr((" ".join(ticket.name.split()), ticket.email)), "body": body,
-            "message_id": _msgid(ticket, "ticket", config)}
+    body = render_template(
+        "contact/mail/ticket.txt",
+        ticket=ticket,
+        topic=_topic_title(ticket),
+        history=ticket.context,
+        articles=mentioned_articles(ticket.context),
+    )
+    return {
+        "to": [str(config.get("SUPPORT_EMAIL") or "")],
+        "subject": f"[{ticket.reference}] {ticket.subject}",
+        "reply_to": formataddr((" ".join(ticket.name.split()), ticket.email)),
+        "body": body,
+        "message_id": _msgid(ticket, "ticket", config),
+    }
 
 
 def ticket_json(ticket: Ticket) -> dict[str, Any]:
     """The webhook body: the ticket, its context, and the articles the context names."""
-    return {"event": "ticket.created", "reference": ticket.reference, "id": ticket.id,
-            "created_at": ticket.created_at.replace(microsecond=0).isoformat() + "Z", "locale": ticket.locale,
-            "name": ticket.name, "email": ticket.email, "subject": ticket.subject, "message": ticket.message,
-            "topic": {"slug": ticket.topic, "title": _topic_title(ticket)}, "store_url": ticket.store_url,
-            "came_from": ticket.came_from, "user_agent": ticket.user_agent, "context": ticket.context,
-            "articles": mentioned_articles(ticket.context)}
+    return {
+        "event": "ticket.created",
+        "reference": ticket.reference,
+        "id": ticket.id,
+        "created_at": ticket.created_at.replace(microsecond=0).isoformat() + "Z",
+        "locale": ticket.locale,
+        "name": ticket.name,
+        "email": ticket.email,
+        "subject": ticket.subject,
+        "message": ticket.message,
+        "topic": {"slug": ticket.topic, "title": _topic_title(ticket)},
+        "store_url": ticket.store_url,
+        "came_from": ticket.came_from,
+        "user_agent": ticket.user_agent,
+        "context": ticket.context,
+        "articles": mentioned_articles(ticket.context),
+    }
 
 
 def acknowledgement(ticket: Ticket, config: Mapping[str, Any], answers: list[Hit]) -> dict[str, Any]:
     """The merchant's copy: the reference, what happens next, and the best answers we have."""
-    links = [{"title": h.article.title, "section": h.heading, "url": _article_url(h.id, h.anchor)}
-             for h in answers]
-    body = render_template("contact/mail/ack.txt", ticket=ticket, answers=links,
-                           site_name=config.get("SITE_NAME", "Help Center"))
-    return {"to": [ticket.email],
-            "subject": f"[{ticket.reference}] We received your message: {ticket.subject}",
-            "reply_to": str(config.get("SUPPORT_EMAIL") or ""), "body": body,
-            "message_id": _msgid(ticket, "ack", config)}
+    links = [{"title": h.article.title, "section": h.heading, "url": _article_url(h.id, h.anchor)} for h in answers]
+    body = render_template(
+        "contact/mail/ack.txt", ticket=ticket, answers=links, site_name=config.get("SITE_NAME", "Help Center")
+    )
+    return {
+        "to": [ticket.email],
+        "subject": f"[{ticket.reference}] We received your message: {ticket.subject}",
+        "reply_to": str(config.get("SUPPORT_EMAIL") or ""),
+        "body": body,
+        "message_id": _msgid(ticket, "ack", config),
+    }

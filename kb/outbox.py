@@ -35,9 +35,11 @@ class Policy:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Policy:
-        return cls(max(1, int(config.get("OUTBOX_MAX_ATTEMPTS", 10))),
-                   timedelta(seconds=float(config.get("OUTBOX_BACKOFF_SECONDS", 60))),
-                   timedelta(seconds=float(config.get("OUTBOX_LEASE_SECONDS", 300))))
+        return cls(
+            max(1, int(config.get("OUTBOX_MAX_ATTEMPTS", 10))),
+            timedelta(seconds=float(config.get("OUTBOX_BACKOFF_SECONDS", 60))),
+            timedelta(seconds=float(config.get("OUTBOX_LEASE_SECONDS", 300))),
+        )
 
 
 def backoff(attempts: int, policy: Policy) -> timedelta:
@@ -46,14 +48,20 @@ def backoff(attempts: int, policy: Policy) -> timedelta:
 
 
 def _claimable(now: datetime) -> Any:
-    return or_(and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now),
-               and_(OutboxMessage.status == "sending", OutboxMessage.lease_until < now))
+    return or_(
+        and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now),
+        and_(OutboxMessage.status == "sending", OutboxMessage.lease_until < now),
+    )
 
 
 def due(session: Session, now: datetime, limit: int = 100) -> list[int]:
     """Ids of the messages a worker may claim at ``now``, oldest first."""
-    ids = session.scalars(select(OutboxMessage.id).where(_claimable(now))
-                          .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit)).all()
+    ids = session.scalars(
+        select(OutboxMessage.id)
+        .where(_claimable(now))
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .limit(limit)
+    ).all()
     session.commit()  # end the read before claiming, so SQLite never has to upgrade a stale snapshot
     return list(ids)
 
@@ -64,36 +72,52 @@ def claim(session: Session, message_id: int, now: datetime, policy: Policy) -> s
     result = session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == message_id, _claimable(now))
-        .values(status="sending", claim_token=token, lease_until=now + policy.lease,
-                attempts=OutboxMessage.attempts + 1, updated_at=now)
-        .execution_options(synchronize_session=False))
+        .values(
+            status="sending",
+            claim_token=token,
+            lease_until=now + policy.lease,
+            attempts=OutboxMessage.attempts + 1,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
     session.commit()
     return token if result.rowcount == 1 else None  # type: ignore[attr-defined]
 
 
-def finish(session: Session, message: OutboxMessage, token: str, error: str | None, now: datetime,
-           policy: Policy) -> str:
+def finish(
+    session: Session, message: OutboxMessage, token: str, error: str | None, now: datetime, policy: Policy
+) -> str:
     """Record how a claimed send went: sent, pending again after a backoff, or failed after the last try."""
     if error is None:
         values: dict[str, Any] = {"status": "sent", "sent_at": now, "last_error": None}
     elif message.attempts >= policy.max_attempts:
         values = {"status": "failed", "last_error": error[:2000]}
     else:
-        values = {"status": "pending", "last_error": error[:2000],
-                  "next_attempt_at": now + backoff(message.attempts, policy)}
+        values = {
+            "status": "pending",
+            "last_error": error[:2000],
+            "next_attempt_at": now + backoff(message.attempts, policy),
+        }
     result = session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == message.id, OutboxMessage.claim_token == token)
         .values(claim_token=None, lease_until=None, updated_at=now, **values)
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)
+    )
     session.commit()
     if result.rowcount != 1:  # type: ignore[attr-defined]
         log.warning("outbox message %s: the lease ran out before the send finished", message.id)
     return str(values["status"])
 
 
-def deliver_one(sessions: sessionmaker[Session], message_id: int, config: Mapping[str, Any],
-                now: datetime | None = None, send: Sender = delivery.send) -> str:
+def deliver_one(
+    sessions: sessionmaker[Session],
+    message_id: int,
+    config: Mapping[str, Any],
+    now: datetime | None = None,
+    send: Sender = delivery.send,
+) -> str:
     """Claim and send one message: "sent", "retry", "failed", or "skipped" when not claimable by us."""
     now = now or utcnow()
     policy = Policy.from_config(config)
@@ -110,14 +134,25 @@ def deliver_one(sessions: sessionmaker[Session], message_id: int, config: Mappin
             send(message, config)
         except Exception as exc:  # whatever went wrong is kept for the admin, and retried
             error = f"{type(exc).__name__}: {exc}"
-            log.warning("outbox message %s (%s by %s), attempt %d: %s", message.id, message.kind,
-                        message.channel, message.attempts, error)
+            log.warning(
+                "outbox message %s (%s by %s), attempt %d: %s",
+                message.id,
+                message.kind,
+                message.channel,
+                message.attempts,
+                error,
+            )
         status = finish(session, message, token, error, now, policy)
     return "retry" if status == "pending" else status
 
 
-def deliver_due(sessions: sessionmaker[Session], config: Mapping[str, Any], now: datetime | None = None,
-                limit: int = 100, send: Sender = delivery.send) -> Counter[str]:
+def deliver_due(
+    sessions: sessionmaker[Session],
+    config: Mapping[str, Any],
+    now: datetime | None = None,
+    limit: int = 100,
+    send: Sender = delivery.send,
+) -> Counter[str]:
     """Send every message due at ``now`` (``kb deliver``); count the outcomes."""
     now = now or utcnow()
     with sessions() as session:

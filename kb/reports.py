@@ -178,9 +178,7 @@ def gaps_table(report: GapReport, examples: int = 5) -> Table:
 
 def funnel_table(funnel: Funnel) -> Table:
     first = funnel.opened or 0
-    rows = [
-        {"step": label, "episodes": n, "share": (n / first) if first else None} for label, n in funnel.steps()
-    ]
+    rows = [{"step": label, "episodes": n, "share": (n / first) if first else None} for label, n in funnel.steps()]
     rows += [
         {"step": "  of which explicit (said Yes)", "episodes": funnel.explicit, "share": None},
         {"step": "  of which implicit (no ticket in 24 h)", "episodes": funnel.implicit, "share": None},
@@ -273,8 +271,7 @@ def _as_text(table: Table, title: str, limit: int, width: int) -> str:
 
     def line(values: list[str]) -> str:
         return "  ".join(
-            v.rjust(w) if c.numeric else v.ljust(w)
-            for v, w, c in zip(values, widths, table.columns, strict=True)
+            v.rjust(w) if c.numeric else v.ljust(w) for v, w, c in zip(values, widths, table.columns, strict=True)
         ).rstrip()
 
     more = f"\n  … {len(table.rows) - limit} more" if len(table.rows) > limit else ""

@@ -24,8 +24,7 @@ class Found:
     available: bool  # False while no index has been built
 
 
-def search_page(query: str, locale: str, category: str | None, page: int, size: int,
-                source: str = "search") -> Found:
+def search_page(query: str, locale: str, category: str | None, page: int, size: int, source: str = "search") -> Found:
     """One page of results for ``query``, recorded as a search event."""
     query = _storable(query)
     searcher = snapshot().searcher
@@ -33,9 +32,16 @@ def search_page(query: str, locale: str, category: str | None, page: int, size: 
         return Found(SearchResult(query=query, locale=locale, mode="hybrid"), None, searcher is not None)
     result = searcher.search(query, locale, limit=size, offset=(page - 1) * size, category=category)
     search_id = events.safely(
-        events.record_search, get_session(), visitor=current_visitor(), locale=locale, source=source,
-        query=query, shown=[h.id for h in result.hits], result_count=result.total,
-        confidence=result.top_confidence, latency_ms=result.latency_ms,
+        events.record_search,
+        get_session(),
+        visitor=current_visitor(),
+        locale=locale,
+        source=source,
+        query=query,
+        shown=[h.id for h in result.hits],
+        result_count=result.total,
+        confidence=result.top_confidence,
+        latency_ms=result.latency_ms,
     )
     return Found(result, search_id, True)
 
@@ -50,9 +56,16 @@ def suggest(query: str, locale: str, source: str = "suggest") -> tuple[list[Hit]
     hits = searcher.suggest(query, locale)
     latency = (time.perf_counter() - started) * 1000
     search_id = events.safely(
-        events.record_search, get_session(), visitor=current_visitor(), locale=locale, source=source,
-        query=query, shown=[h.id for h in hits], result_count=len(hits),
-        confidence=hits[0].confidence if hits else None, latency_ms=latency,
+        events.record_search,
+        get_session(),
+        visitor=current_visitor(),
+        locale=locale,
+        source=source,
+        query=query,
+        shown=[h.id for h in hits],
+        result_count=len(hits),
+        confidence=hits[0].confidence if hits else None,
+        latency_ms=latency,
     )
     return hits, search_id
 
@@ -76,8 +89,14 @@ def guesses_for_path(path: str, locale: str, limit: int = 3) -> list[Hit]:
 
 
 def record_click(search_id: int | None, article_id: str, position: int) -> None:
-    events.safely(events.record_click, get_session(), visitor=current_visitor(), search_id=search_id,
-                  article_id=article_id, position=max(0, position))
+    events.safely(
+        events.record_click,
+        get_session(),
+        visitor=current_visitor(),
+        search_id=search_id,
+        article_id=article_id,
+        position=max(0, position),
+    )
 
 
 def query_of(search_id: int | None) -> str:
@@ -92,5 +111,11 @@ def query_of(search_id: int | None) -> str:
 
 def result_json(found: Found) -> dict[str, Any]:
     r = found.result
-    return {"query": r.query, "locale": r.locale, "total": r.total, "did_you_mean": r.did_you_mean or None,
-            "search_id": found.search_id, "results": [h.as_json() for h in r.hits]}
+    return {
+        "query": r.query,
+        "locale": r.locale,
+        "total": r.total,
+        "did_you_mean": r.did_you_mean or None,
+        "search_id": found.search_id,
+        "results": [h.as_json() for h in r.hits],
+    }

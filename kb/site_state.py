@@ -33,8 +33,7 @@ class Snapshot:
 
 
 class SiteState:
-    def __init__(self, articles_dir: Path, index_dir: Path, settings: dict[str, object],
-                 reload_seconds: float) -> None:
+    def __init__(self, articles_dir: Path, index_dir: Path, settings: dict[str, object], reload_seconds: float) -> None:
         self.articles_dir = articles_dir
         self.index_dir = index_dir
         self.settings = settings
@@ -84,8 +83,10 @@ def _current_build(index_dir: Path) -> str:
 
 def init_app(app: Flask) -> None:
     app.extensions["kb.state"] = SiteState(
-        Path(app.config["ARTICLES_DIR"]), Path(app.config["SEARCH_INDEX_DIR"]),
-        dict(app.config), float(app.config["INDEX_RELOAD_SECONDS"]),
+        Path(app.config["ARTICLES_DIR"]),
+        Path(app.config["SEARCH_INDEX_DIR"]),
+        dict(app.config),
+        float(app.config["INDEX_RELOAD_SECONDS"]),
     )
 
 

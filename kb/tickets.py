@@ -40,16 +40,19 @@ def _at(value: datetime) -> str:
     return value.replace(microsecond=0).isoformat() + "Z"
 
 
-def visitor_context(session: Session, visitor: str, now: datetime,
-                    hours: int = CONTEXT_HOURS) -> dict[str, Any]:
+def visitor_context(session: Session, visitor: str, now: datetime, hours: int = CONTEXT_HOURS) -> dict[str, Any]:
     """What ``visitor`` searched, was suggested, opened, read and voted on in the ``hours`` before ``now``."""
     if not visitor:
         return {key: [] for key in ("searches", "suggested", "opened", "read", "clicked", "votes")}
     since = now - timedelta(hours=hours)
 
     def recent(model: Any, column: Any) -> list[Any]:
-        rows = session.scalars(select(model).where(model.visitor == visitor, column >= since, column <= now)
-                               .order_by(column.desc(), model.id.desc()).limit(CONTEXT_LIMIT)).all()
+        rows = session.scalars(
+            select(model)
+            .where(model.visitor == visitor, column >= since, column <= now)
+            .order_by(column.desc(), model.id.desc())
+            .limit(CONTEXT_LIMIT)
+        ).all()
         return list(reversed(rows))  # oldest first: the order the visitor did things in
 
     searches = recent(SearchEvent, SearchEvent.created_at)
@@ -58,23 +61,46 @@ def visitor_context(session: Session, visitor: str, now: datetime,
         if event.source == "contact":
             suggested += [a for a in event.shown or [] if a not in suggested]
     return {
-        "searches": [{"at": _at(e.created_at), "source": e.source, "query": e.query,
-                      "results": e.result_count, "shown": list(e.shown or [])} for e in searches],
+        "searches": [
+            {
+                "at": _at(e.created_at),
+                "source": e.source,
+                "query": e.query,
+                "results": e.result_count,
+                "shown": list(e.shown or []),
+            }
+            for e in searches
+        ],
         "suggested": suggested,
-        "opened": [{"at": _at(o.created_at), "article_id": o.article_id, "search_id": o.search_id,
-                    "position": o.position} for o in recent(AnswerOpened, AnswerOpened.created_at)],
-        "read": [{"at": _at(v.created_at), "article_id": v.article_id, "source": v.source}
-                 for v in recent(ArticleView, ArticleView.created_at)],
-        "clicked": [{"at": _at(c.created_at), "article_id": c.article_id, "search_id": c.search_id,
-                     "position": c.position} for c in recent(SearchClick, SearchClick.created_at)],
-        "votes": [{"at": _at(v.updated_at), "article_id": v.article_id, "helpful": v.helpful,
-                   "source": v.source} for v in recent(Vote, Vote.updated_at)],
+        "opened": [
+            {"at": _at(o.created_at), "article_id": o.article_id, "search_id": o.search_id, "position": o.position}
+            for o in recent(AnswerOpened, AnswerOpened.created_at)
+        ],
+        "read": [
+            {"at": _at(v.created_at), "article_id": v.article_id, "source": v.source}
+            for v in recent(ArticleView, ArticleView.created_at)
+        ],
+        "clicked": [
+            {"at": _at(c.created_at), "article_id": c.article_id, "search_id": c.search_id, "position": c.position}
+            for c in recent(SearchClick, SearchClick.created_at)
+        ],
+        "votes": [
+            {"at": _at(v.updated_at), "article_id": v.article_id, "helpful": v.helpful, "source": v.source}
+            for v in recent(Vote, Vote.updated_at)
+        ],
     }
 
 
-def create_ticket(session: Session, submission: Mapping[str, str], *, visitor: str, locale: str,
-                  user_agent: str, compose: Callable[[Ticket], list[OutboxMessage]],
-                  now: datetime | None = None) -> tuple[Ticket, list[OutboxMessage]]:
+def create_ticket(
+    session: Session,
+    submission: Mapping[str, str],
+    *,
+    visitor: str,
+    locale: str,
+    user_agent: str,
+    compose: Callable[[Ticket], list[OutboxMessage]],
+    now: datetime | None = None,
+) -> tuple[Ticket, list[OutboxMessage]]:
     """Commit the ticket and the messages ``compose`` makes for it, or raise TicketNotSaved."""
     now = now or utcnow()
     try:
@@ -85,10 +111,20 @@ def create_ticket(session: Session, submission: Mapping[str, str], *, visitor: s
         context = {"error": "the visitor's history could not be read"}
     came_from = submission.get("came_from", "")[:500]
     context.update(locale=locale, user_agent=user_agent[:300], came_from=came_from)
-    ticket = Ticket(created_at=now, visitor=visitor, locale=locale, name=submission["name"],
-                    email=submission["email"], subject=submission["subject"], message=submission["message"],
-                    topic=submission.get("topic", ""), store_url=submission.get("store_url", ""),
-                    came_from=came_from, user_agent=user_agent[:300], context=context)
+    ticket = Ticket(
+        created_at=now,
+        visitor=visitor,
+        locale=locale,
+        name=submission["name"],
+        email=submission["email"],
+        subject=submission["subject"],
+        message=submission["message"],
+        topic=submission.get("topic", ""),
+        store_url=submission.get("store_url", ""),
+        came_from=came_from,
+        user_agent=user_agent[:300],
+        context=context,
+    )
     try:
         session.add(ticket)
         session.flush()  # the id, for the reference the messages carry
@@ -128,8 +164,12 @@ def submit(submission: Mapping[str, str], locale: str) -> Ticket:
     data = dict(submission)
     data["came_from"] = data.get("came_from") or request.referrer or ""
     ticket, messages = create_ticket(
-        get_session(), data, visitor=current_visitor(), locale=locale,
+        get_session(),
+        data,
+        visitor=current_visitor(),
+        locale=locale,
         user_agent=request.user_agent.string or "",
-        compose=lambda t: notifications.outbox_messages(t, config, answers))
+        compose=lambda t: notifications.outbox_messages(t, config, answers),
+    )
     outbox.deliver_messages(app.extensions["kb.db"], [m.id for m in messages], config)
     return ticket

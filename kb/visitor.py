@@ -31,6 +31,5 @@ def _load() -> None:
 
 def _store(response: Response) -> Response:
     if g.get("visitor_is_new") and request.endpoint != "static":
-        response.set_cookie(COOKIE, g.visitor, max_age=MAX_AGE, httponly=True, samesite="Lax",
-                            secure=request.is_secure)
+        response.set_cookie(COOKIE, g.visitor, max_age=MAX_AGE, httponly=True, samesite="Lax", secure=request.is_secure)
     return response

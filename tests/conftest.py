@@ -118,8 +118,12 @@ def make_app(articles: Path, index: Path, database: Path, **extra: object):  # t
     url = f"sqlite:///{database}"
     migrate.upgrade(url)
     config = {
-        "TESTING": True, "SECRET_KEY": "test-secret", "ARTICLES_DIR": str(articles),
-        "SEARCH_INDEX_DIR": str(index), "DATABASE_URL": url, "INDEX_RELOAD_SECONDS": 0.0,
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "ARTICLES_DIR": str(articles),
+        "SEARCH_INDEX_DIR": str(index),
+        "DATABASE_URL": url,
+        "INDEX_RELOAD_SECONDS": 0.0,
     }
     config.update(extra)
     return create_app(config)
@@ -168,8 +172,14 @@ def runner(app):  # type: ignore[no-untyped-def]
 
 
 def git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
-    full = {**os.environ, "GIT_AUTHOR_NAME": "Writer", "GIT_AUTHOR_EMAIL": "w@example.com",
-            "GIT_COMMITTER_NAME": "Writer", "GIT_COMMITTER_EMAIL": "w@example.com", **(env or {})}
+    full = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "Writer",
+        "GIT_AUTHOR_EMAIL": "w@example.com",
+        "GIT_COMMITTER_NAME": "Writer",
+        "GIT_COMMITTER_EMAIL": "w@example.com",
+        **(env or {}),
+    }
     return subprocess.run(["git", *args], cwd=cwd, env=full, check=True, capture_output=True, text=True).stdout
 
 
@@ -181,10 +191,17 @@ def demo_app(tmp_path: Path) -> Iterator:  # type: ignore[type-arg]
 
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-needs_chromium = pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                                    reason=f"{CHROMIUM} is missing: apt-get install chromium (`make browser`)")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+needs_chromium = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is missing: apt-get install chromium (`make browser`)"
+)
 
 
 @contextmanager

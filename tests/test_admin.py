@@ -43,9 +43,7 @@ def add_user(app: Any, email: str = EMAIL, password: str = PASSWORD) -> Any:
 
 @pytest.fixture
 def site(indexed_root: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
-    app = make_app(
-        indexed_root / "articles", indexed_root / "search_index", tmp_path / "kb.sqlite3", **SETTINGS
-    )
+    app = make_app(indexed_root / "articles", indexed_root / "search_index", tmp_path / "kb.sqlite3", **SETTINGS)
     result = add_user(app)
     assert result.exit_code == 0, result.output
     return app
@@ -103,9 +101,7 @@ def test_sign_in_takes_you_where_you_were_going(site: Any) -> None:
     assert response.headers["Location"] == "/admin/"  # never off the site
 
 
-@pytest.mark.parametrize(
-    ("email", "password"), [(EMAIL, "wrong password!"), ("nobody@example.com", PASSWORD)]
-)
+@pytest.mark.parametrize(("email", "password"), [(EMAIL, "wrong password!"), ("nobody@example.com", PASSWORD)])
 def test_wrong_credentials_fail(site: Any, email: str, password: str) -> None:
     client, response = sign_in(site, email, password)
     assert response.status_code == 401
@@ -262,9 +258,7 @@ def test_article_page_shows_history_comments_and_queries(site: Any, admin: Any) 
         from kb.site_state import library
 
         assert library().by_id(CANCEL).revision in html
-    csv_text = admin.get("/admin/articles/en/cancel-your-subscription?export=revisions").get_data(
-        as_text=True
-    )
+    csv_text = admin.get("/admin/articles/en/cancel-your-subscription?export=revisions").get_data(as_text=True)
     assert csv_text.splitlines()[0].startswith("Revision,First seen,Views,Votes")
 
 

@@ -37,9 +37,7 @@ GENEROUS = {
 @pytest.fixture
 def site(indexed_root: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
     """The indexed mini help center with its own empty database; rate limits out of the way."""
-    return make_app(
-        indexed_root / "articles", indexed_root / "search_index", tmp_path / "kb.sqlite3", **GENEROUS
-    )
+    return make_app(indexed_root / "articles", indexed_root / "search_index", tmp_path / "kb.sqlite3", **GENEROUS)
 
 
 def figures(app: Any, fn: Any, *args: Any, days: float = 7, **kwargs: Any) -> Any:
@@ -206,9 +204,7 @@ def test_three_kinds_of_deflection_with_their_24_hour_window(site: Any) -> None:
 
     points = figures(site, deflection.rate_over_time)
     assert len(points) == len(Period.last(7).days())
-    assert (
-        sum(p.resolved for p in points) == funnel.resolved and sum(p.tickets for p in points) == funnel.ticket
-    )
+    assert sum(p.resolved for p in points) == funnel.resolved and sum(p.tickets for p in points) == funnel.ticket
 
 
 # -- search ---------------------------------------------------------------------------------------------
@@ -325,10 +321,7 @@ def test_kb_report_puts_needs_attention_first_in_every_format(site: Any) -> None
     data = json.loads(result.output[result.output.index("{") :])
     assert next(iter(data)) == "needs_attention"
     assert data["needs_attention"][0]["article_id"] == CANCEL
-    assert (
-        data["needs_attention"][0]["votes"] == 6
-        and data["needs_attention"][0]["queries"][0]["query"] == "cancel"
-    )
+    assert data["needs_attention"][0]["votes"] == 6 and data["needs_attention"][0]["queries"][0]["query"] == "cancel"
     assert data["helpfulness"]["votes"] == 6
 
     result = runner.invoke(args=["report", "--since", "7d", "--format", "table", "--no-gaps"])
@@ -431,10 +424,7 @@ def test_the_same_figures_on_postgresql(indexed_root: Path, database: str) -> No
     assert json.loads(result.output[result.output.index("{") :])["needs_attention"][0]["article_id"] == CANCEL
     runner = app.test_cli_runner()
     assert (
-        runner.invoke(
-            args=["users", "add", "a@example.com"], input="long password 1\nlong password 1\n"
-        ).exit_code
-        == 0
+        runner.invoke(args=["users", "add", "a@example.com"], input="long password 1\nlong password 1\n").exit_code == 0
     )
     admin = Visitor(app)
     admin.get("/admin/login")

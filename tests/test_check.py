@@ -8,9 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import MINI_ARTICLES, PROJECT, make_app, write_tree
 
-COUNT_LINE = re.compile(
-    r"^(\d+) articles, (\d+) search tests: (\d+) error\(s\), (\d+) warning\(s\) in [\d.]+ s$", re.M
-)
+COUNT_LINE = re.compile(r"^(\d+) articles, (\d+) search tests: (\d+) error\(s\), (\d+) warning\(s\) in [\d.]+ s$", re.M)
 
 GOOD_AND_SUMMARISED = {
     **MINI_ARTICLES,

@@ -21,13 +21,17 @@ NASTY = {
     "email": "jose@example.com",
     "subject": "Points expiry",
     "message": "How can unused points expire after 12 months of inactivity?\r\n\r\n"
-               "<script>alert(\"x\")</script> & &amp; “quotes” — ünïcödé 日本語\r\n  indented line  ",
+    '<script>alert("x")</script> & &amp; “quotes” — ünïcödé 日本語\r\n  indented line  ',
     "topic": "points",
     "store_url": "https://josé-shop.myshopify.com/?a=1&b=<2>",
 }
 UNANSWERED = {  # nothing in the mini tree answers this with confidence
-    "name": "Ada", "email": "ada@example.com", "subject": "My dog ate my keyboard yesterday",
-    "message": "Can you recommend a new one? It has to be blue.", "topic": "", "store_url": "",
+    "name": "Ada",
+    "email": "ada@example.com",
+    "subject": "My dog ate my keyboard yesterday",
+    "message": "Can you recommend a new one? It has to be blue.",
+    "topic": "",
+    "store_url": "",
 }
 
 
@@ -44,8 +48,15 @@ class Forms(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: v or "" for k, v in attrs}
         if tag == "form":
-            self.forms.append({"action": a.get("action", ""), "id": a.get("id", ""),
-                               "class": a.get("class", ""), "fields": {}, "buttons": []})
+            self.forms.append(
+                {
+                    "action": a.get("action", ""),
+                    "id": a.get("id", ""),
+                    "class": a.get("class", ""),
+                    "fields": {},
+                    "buttons": [],
+                }
+            )
         elif not self.forms:
             return
         fields = self.forms[-1]["fields"]
@@ -107,8 +118,9 @@ def field_block(html: str, field_id: str) -> str:
 
 @pytest.fixture
 def contact_app(indexed_root: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
-    return make_app(indexed_root / "articles", indexed_root / "search_index", tmp_path / "kb.sqlite3",
-                    WTF_CSRF_ENABLED=True)
+    return make_app(
+        indexed_root / "articles", indexed_root / "search_index", tmp_path / "kb.sqlite3", WTF_CSRF_ENABLED=True
+    )
 
 
 def test_form_page_has_token_topics_and_subject_from_search(contact_app: Any) -> None:
@@ -127,8 +139,14 @@ def test_form_page_has_token_topics_and_subject_from_search(contact_app: Any) ->
 def test_invalid_fields_show_messages_next_to_them_and_keep_values(contact_app: Any) -> None:
     client = contact_app.test_client()
     page = contact_page(client)
-    sent = {"name": "", "email": "not-an-email", "subject": "Points", "message": "short",
-            "store_url": "not a url", "topic": "points"}
+    sent = {
+        "name": "",
+        "email": "not-an-email",
+        "subject": "Points",
+        "message": "short",
+        "store_url": "not a url",
+        "topic": "points",
+    }
     response = client.post("/en/contact", data=fill(page, sent))
     assert response.status_code == 422
     html = response.get_data(as_text=True)
@@ -146,8 +164,7 @@ def test_invalid_fields_show_messages_next_to_them_and_keep_values(contact_app: 
 def test_too_long_fields_are_refused(contact_app: Any) -> None:
     client = contact_app.test_client()
     page = contact_page(client)
-    response = client.post("/en/contact", data=fill(page, {**UNANSWERED, "subject": "s" * 201,
-                                                           "message": "m" * 5001}))
+    response = client.post("/en/contact", data=fill(page, {**UNANSWERED, "subject": "s" * 201, "message": "m" * 5001}))
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert "Keep the subject under 200 characters." in field_block(html, "subject")
@@ -164,10 +181,14 @@ def test_honeypot_filled_is_thanked_and_not_stored(contact_app: Any) -> None:
     assert count(contact_app, Ticket) == 0
 
 
-def test_rate_limit_answers_with_a_readable_page_that_keeps_the_message(indexed_root: Path,
-                                                                        tmp_path: Path) -> None:
-    app = make_app(indexed_root / "articles", indexed_root / "search_index", tmp_path / "kb.sqlite3",
-                   WTF_CSRF_ENABLED=True, CONTACT_RATE_LIMIT="2 per minute")
+def test_rate_limit_answers_with_a_readable_page_that_keeps_the_message(indexed_root: Path, tmp_path: Path) -> None:
+    app = make_app(
+        indexed_root / "articles",
+        indexed_root / "search_index",
+        tmp_path / "kb.sqlite3",
+        WTF_CSRF_ENABLED=True,
+        CONTACT_RATE_LIMIT="2 per minute",
+    )
     client = app.test_client()
     page = contact_page(client)
     data = fill(page, {**UNANSWERED, "email": "bad"})
@@ -278,8 +299,12 @@ def test_opened_and_votes_are_recorded_with_the_page_token(contact_app: Any) -> 
     token = contact_page(client)["fields"]["csrf_token"]
     found = client.get("/api/suggest?source=contact&locale=en&q=how+do+I+cancel+my+plan").get_json()
     assert found["suggestions"][0]["id"] == "en/cancel-your-subscription"
-    body = {"article_id": "en/cancel-your-subscription", "search_id": found["search_id"], "position": 1,
-            "anchor": found["suggestions"][0]["anchor"]}
+    body = {
+        "article_id": "en/cancel-your-subscription",
+        "search_id": found["search_id"],
+        "position": 1,
+        "anchor": found["suggestions"][0]["anchor"],
+    }
     assert client.post("/contact/opened", json=body).status_code == 400  # no token, no record
     assert client.post("/contact/opened", json=body, headers={"X-CSRFToken": token}).status_code == 200
     vote = {"article_id": "en/cancel-your-subscription", "helpful": False, "query": "how do I cancel my plan"}
@@ -287,12 +312,16 @@ def test_opened_and_votes_are_recorded_with_the_page_token(contact_app: Any) -> 
     assert answer["helpful"] is False
     vote["helpful"] = True
     assert client.post("/contact/vote", json=vote, headers={"X-CSRFToken": token}).status_code == 200
-    assert client.post("/contact/vote", json={"article_id": "en/nope"},
-                       headers={"X-CSRFToken": token}).status_code == 404
+    assert (
+        client.post("/contact/vote", json={"article_id": "en/nope"}, headers={"X-CSRFToken": token}).status_code == 404
+    )
     with session_scope(contact_app) as session:
         opened = session.scalars(select(AnswerOpened)).one()
         assert (opened.article_id, opened.search_id, opened.position) == (
-            "en/cancel-your-subscription", found["search_id"], 1)
+            "en/cancel-your-subscription",
+            found["search_id"],
+            1,
+        )
         assert opened.visitor and opened.created_at
         vote_row = session.scalars(select(Vote)).one()  # voting again updates the same row
         assert vote_row.helpful is True and vote_row.visitor == opened.visitor and vote_row.revision

@@ -23,8 +23,9 @@ SCREENSHOT = Path("/tmp/contact.png")
 
 @pytest.fixture
 def served(indexed_root: Path, tmp_path: Path) -> Iterator[tuple[Any, str]]:
-    app = make_app(indexed_root / "articles", indexed_root / "search_index", tmp_path / "kb.sqlite3",
-                   WTF_CSRF_ENABLED=True)
+    app = make_app(
+        indexed_root / "articles", indexed_root / "search_index", tmp_path / "kb.sqlite3", WTF_CSRF_ENABLED=True
+    )
     with serve(app) as base:
         yield app, base
 

@@ -163,9 +163,7 @@ def test_unknown_front_matter_key_is_only_a_warning(tmp_path: Path) -> None:
 def test_missing_summary_is_only_a_warning(tmp_path: Path) -> None:
     library = load_library(tree(tmp_path, {}))
     assert library.errors == []
-    assert [(p.path, p.severity) for p in library.problems] == [
-        ("en/points/draft-tiktok-points.md", "warning")
-    ]
+    assert [(p.path, p.severity) for p in library.problems] == [("en/points/draft-tiktok-points.md", "warning")]
 
 
 @pytest.mark.parametrize(
@@ -239,9 +237,7 @@ def test_drafts_are_left_out_unless_asked_for(tmp_path: Path) -> None:
 
 
 def test_category_file_gives_title_description_and_order(tmp_path: Path) -> None:
-    extra = {
-        "en/points/_category.yml": "title: Points & earning\ndescription: How shoppers earn.\norder: 2\n"
-    }
+    extra = {"en/points/_category.yml": "title: Points & earning\ndescription: How shoppers earn.\norder: 2\n"}
     library = load_library(tree(tmp_path, extra))
     points = library.category("en", "points")
     assert points is not None
@@ -253,9 +249,7 @@ def test_category_file_gives_title_description_and_order(tmp_path: Path) -> None
     ("folder", "title"),
     [("billing", "Billing"), ("vip-tiers", "Vip tiers"), ("gift_cards", "Gift cards")],
 )
-def test_category_title_comes_from_folder_without_category_file(
-    tmp_path: Path, folder: str, title: str
-) -> None:
+def test_category_title_comes_from_folder_without_category_file(tmp_path: Path, folder: str, title: str) -> None:
     text = "---\ntitle: One\nsummary: S\n---\n\nBody.\n"
     library = load_library(tree(tmp_path, {f"en/{folder}/one.md": text}))
     category = library.category("en", folder)
@@ -275,9 +269,7 @@ def test_category_without_served_articles_is_not_listed(tmp_path: Path) -> None:
 
 
 def test_bad_category_yaml_is_located(tmp_path: Path) -> None:
-    library = load_library(
-        tree(tmp_path, {"en/points/_category.yml": "description: Earn\ntitle: Points: earning\n"})
-    )
+    library = load_library(tree(tmp_path, {"en/points/_category.yml": "description: Earn\ntitle: Points: earning\n"}))
     assert [(p.path, p.line) for p in library.errors] == [("en/points/_category.yml", 2)]
 
 

@@ -34,9 +34,7 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
     root = tmp_path / "help"
     write_tree(root / "articles", MINI_ARTICLES)
-    write_tree(
-        root / "articles", {"ko/포인트/포인트-만료.md": "---\ntitle: 포인트 만료\nsummary: S\n---\n\n본문.\n"}
-    )
+    write_tree(root / "articles", {"ko/포인트/포인트-만료.md": "---\ntitle: 포인트 만료\nsummary: S\n---\n\n본문.\n"})
     git(root, "init", "-q")
     commit(root, "First articles", FIRST)
     return root
@@ -66,9 +64,7 @@ def test_each_file_keeps_its_own_last_commit(repo: Path) -> None:
     library = load_library(repo / "articles")
     changed, untouched = library.get("en", "set-up-points-expiry"), library.get("en", "install-on-shopify")
     assert changed is not None and untouched is not None
-    assert (changed.commit, changed.updated) == last_commit(
-        repo, "articles/en/points/set-up-points-expiry.md"
-    )
+    assert (changed.commit, changed.updated) == last_commit(repo, "articles/en/points/set-up-points-expiry.md")
     assert changed.updated == datetime(2024, 6, 1, 8, 0, tzinfo=UTC)
     assert (untouched.commit, untouched.updated) == last_commit(
         repo, "articles/en/getting-started/install-on-shopify.md"
@@ -80,8 +76,7 @@ def test_articles_folder_below_the_repository_root(repo: Path) -> None:
     revisions = git_revisions(repo / "articles" / "en")
     path = repo / "articles/en/billing/cancel-your-subscription.md"
     assert (
-        file_revision(path, revisions).commit
-        == last_commit(repo, "articles/en/billing/cancel-your-subscription.md")[0]
+        file_revision(path, revisions).commit == last_commit(repo, "articles/en/billing/cancel-your-subscription.md")[0]
     )
 
 

@@ -90,13 +90,29 @@ def test_stale_translation_is_reported(tmp_path: Path) -> None:
     root = write_tree(tmp_path / "articles", {**MINI_ARTICLES, **FRENCH})
     git(tmp_path, "init", "-q")
     git(tmp_path, "add", ".")
-    git(tmp_path, "commit", "-qm", "first", env={"GIT_AUTHOR_DATE": "2026-01-01T10:00:00", "GIT_COMMITTER_DATE": "2026-01-01T10:00:00"})
+    git(
+        tmp_path,
+        "commit",
+        "-qm",
+        "first",
+        env={"GIT_AUTHOR_DATE": "2026-01-01T10:00:00", "GIT_COMMITTER_DATE": "2026-01-01T10:00:00"},
+    )
     original = root / "en/getting-started/install-on-shopify.md"
     original.write_text(original.read_text() + "\nNew step.\n")
-    git(tmp_path, "commit", "-qam", "edit", env={"GIT_AUTHOR_DATE": "2026-02-01T10:00:00", "GIT_COMMITTER_DATE": "2026-02-01T10:00:00"})
+    git(
+        tmp_path,
+        "commit",
+        "-qam",
+        "edit",
+        env={"GIT_AUTHOR_DATE": "2026-02-01T10:00:00", "GIT_COMMITTER_DATE": "2026-02-01T10:00:00"},
+    )
     french = {s.locale: s for s in translation_status(load_library(root))}["fr"]
     assert [t.path for t, _ in french.stale] == ["fr/getting-started/install-on-shopify.md"]
-    assert {a.slug for a in french.missing} == {"launch-your-program", "set-up-points-expiry", "cancel-your-subscription"}
+    assert {a.slug for a in french.missing} == {
+        "launch-your-program",
+        "set-up-points-expiry",
+        "cancel-your-subscription",
+    }
 
 
 def test_check_prints_translation_status(multi_app) -> None:  # type: ignore[no-untyped-def]
@@ -110,7 +126,9 @@ def test_catalogue_is_complete(locale: str) -> None:
     path = catalogues().get(locale)
     assert path is not None, f"no catalogue for {locale}: run `kb translations update`"
     catalog = load(path)
-    assert sorted(message_ids(extract()) - message_ids(catalog)) == [], "strings missing from the catalogue: run `kb translations update`"
+    assert sorted(message_ids(extract()) - message_ids(catalog)) == [], (
+        "strings missing from the catalogue: run `kb translations update`"
+    )
     assert untranslated(catalog) == []
 
 

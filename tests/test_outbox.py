@@ -80,25 +80,53 @@ def smtp(smtp_port: int) -> Iterator[tuple[Inbox, int]]:
 
 
 def smtp_settings(port: int, **extra: Any) -> dict[str, Any]:
-    return {"TICKET_DELIVERY": "smtp", "SUPPORT_EMAIL": "support@perkly.example", "SMTP_HOST": "127.0.0.1",
-            "SMTP_PORT": port, "SMTP_TLS": "none", "MAIL_FROM": "help@perkly.example",
-            "DELIVERY_TIMEOUT_SECONDS": 2.0, "OUTBOX_BACKOFF_SECONDS": 60, "OUTBOX_MAX_ATTEMPTS": 3, **extra}
+    return {
+        "TICKET_DELIVERY": "smtp",
+        "SUPPORT_EMAIL": "support@perkly.example",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": port,
+        "SMTP_TLS": "none",
+        "MAIL_FROM": "help@perkly.example",
+        "DELIVERY_TIMEOUT_SECONDS": 2.0,
+        "OUTBOX_BACKOFF_SECONDS": 60,
+        "OUTBOX_MAX_ATTEMPTS": 3,
+        **extra,
+    }
 
 
 def queue(app: Any, channel: str = "smtp", now: datetime = T0) -> int:
     """Put one ticket message in the outbox, as a committed ticket would, due at ``now``."""
     with session_scope(app) as session:
-        ticket = Ticket(name="Ada", email="ada@example.com", subject="Points", message="Where are my points?",
-                        created_at=now, context={})
+        ticket = Ticket(
+            name="Ada",
+            email="ada@example.com",
+            subject="Points",
+            message="Where are my points?",
+            created_at=now,
+            context={},
+        )
         session.add(ticket)
         session.flush()
-        payload = ({"to": ["support@perkly.example"], "subject": f"[{ticket.reference}] Points",
-                    "body": "Where are my points?\n", "reply_to": "ada@example.com",
-                    "message_id": f"<{ticket.reference}@perkly.example>"}
-                   if channel == "smtp" else {"event": "ticket.created", "reference": ticket.reference,
-                                              "message": "Où sont mes points ? 포인트"})
-        message = OutboxMessage(ticket_id=ticket.id, kind="ticket", channel=channel, payload=payload,
-                                created_at=now, updated_at=now, next_attempt_at=now)
+        payload = (
+            {
+                "to": ["support@perkly.example"],
+                "subject": f"[{ticket.reference}] Points",
+                "body": "Where are my points?\n",
+                "reply_to": "ada@example.com",
+                "message_id": f"<{ticket.reference}@perkly.example>",
+            }
+            if channel == "smtp"
+            else {"event": "ticket.created", "reference": ticket.reference, "message": "Où sont mes points ? 포인트"}
+        )
+        message = OutboxMessage(
+            ticket_id=ticket.id,
+            kind="ticket",
+            channel=channel,
+            payload=payload,
+            created_at=now,
+            updated_at=now,
+            next_attempt_at=now,
+        )
         session.add(message)
         session.flush()
         return message.id
@@ -120,14 +148,21 @@ def sessions(app: Any) -> Any:
 def plain_app(articles_dir: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
     def build(**settings: Any) -> Any:
         return make_app(articles_dir, tmp_path / "search_index", tmp_path / "kb.sqlite3", **settings)
+
     return build
 
 
-def test_contact_form_mails_support_and_the_merchant_once(indexed_root: Path, tmp_path: Path,
-                                                          smtp: tuple[Inbox, int]) -> None:
+def test_contact_form_mails_support_and_the_merchant_once(
+    indexed_root: Path, tmp_path: Path, smtp: tuple[Inbox, int]
+) -> None:
     inbox, port = smtp
-    app = make_app(indexed_root / "articles", indexed_root / "search_index", tmp_path / "kb.sqlite3",
-                   WTF_CSRF_ENABLED=True, **smtp_settings(port))
+    app = make_app(
+        indexed_root / "articles",
+        indexed_root / "search_index",
+        tmp_path / "kb.sqlite3",
+        WTF_CSRF_ENABLED=True,
+        **smtp_settings(port),
+    )
     client = app.test_client()
     page = contact_page(client)
     response = client.post("/en/contact", data=fill(page, UNANSWERED, js="1"))
@@ -220,8 +255,7 @@ def test_two_workers_at_once_deliver_exactly_once(plain_app: Any, smtp_port: int
     assert len({m["Message-ID"] for m in inbox.mails}) == 5
 
 
-def test_a_lease_that_ran_out_lets_another_worker_take_over_once(plain_app: Any,
-                                                                  smtp: tuple[Inbox, int]) -> None:
+def test_a_lease_that_ran_out_lets_another_worker_take_over_once(plain_app: Any, smtp: tuple[Inbox, int]) -> None:
     inbox, port = smtp
     app = plain_app(**smtp_settings(port, OUTBOX_LEASE_SECONDS=300))
     message_id = queue(app)
@@ -253,20 +287,26 @@ def test_webhook_is_signed_and_delivered_once(plain_app: Any, httpserver: HTTPSe
         return Response("ok", status=202)
 
     httpserver.expect_request("/hooks/kb", method="POST").respond_with_handler(handler)
-    app = plain_app(TICKET_DELIVERY="webhook", TICKET_WEBHOOK_URL=httpserver.url_for("/hooks/kb"),
-                    TICKET_WEBHOOK_SECRET=SECRET)
+    app = plain_app(
+        TICKET_DELIVERY="webhook", TICKET_WEBHOOK_URL=httpserver.url_for("/hooks/kb"), TICKET_WEBHOOK_SECRET=SECRET
+    )
     message_id = queue(app, "webhook")
     assert outbox.deliver_due(sessions(app), app.config, now=T0) == {"sent": 1}
     assert outbox.deliver_due(sessions(app), app.config, now=T0 + timedelta(days=1)) == {}
-    assert received == [(True, {"event": "ticket.created", "reference": "KB-000001",
-                                "message": "Où sont mes points ? 포인트"})]
+    assert received == [
+        (True, {"event": "ticket.created", "reference": "KB-000001", "message": "Où sont mes points ? 포인트"})
+    ]
     assert status_of(app, message_id).status == "sent"
 
 
 def test_webhook_down_then_up_is_delivered_after_a_retry(plain_app: Any) -> None:
     port = free_port()
-    app = plain_app(TICKET_DELIVERY="webhook", TICKET_WEBHOOK_URL=f"http://127.0.0.1:{port}/hooks/kb",
-                    TICKET_WEBHOOK_SECRET=SECRET, DELIVERY_TIMEOUT_SECONDS=2.0)
+    app = plain_app(
+        TICKET_DELIVERY="webhook",
+        TICKET_WEBHOOK_URL=f"http://127.0.0.1:{port}/hooks/kb",
+        TICKET_WEBHOOK_SECRET=SECRET,
+        DELIVERY_TIMEOUT_SECONDS=2.0,
+    )
     message_id = queue(app, "webhook")
     assert outbox.deliver_due(sessions(app), app.config, now=T0) == {"retry": 1}
     assert "Connection refused" in (status_of(app, message_id).last_error or "")
@@ -295,9 +335,15 @@ def test_signature_is_the_hmac_of_the_exact_body() -> None:
 
 
 def test_a_header_never_carries_a_second_line() -> None:
-    mail = build_mail({"to": ["support@perkly.example"], "subject": "Hi\r\nBcc: evil@example.com",
-                       "reply_to": "Ada <ada@example.com>", "body": "x"},
-                      {"MAIL_FROM": "help@perkly.example"})
+    mail = build_mail(
+        {
+            "to": ["support@perkly.example"],
+            "subject": "Hi\r\nBcc: evil@example.com",
+            "reply_to": "Ada <ada@example.com>",
+            "body": "x",
+        },
+        {"MAIL_FROM": "help@perkly.example"},
+    )
     assert mail["Subject"] == "Hi Bcc: evil@example.com" and mail["Bcc"] is None
 
 
@@ -322,9 +368,17 @@ def test_the_same_on_postgresql(articles_dir: Path, tmp_path: Path, smtp: tuple[
     """The migration, a ticket from the form and the claim race on PostgreSQL (read committed)."""
     inbox, port = smtp
     migrate.upgrade(POSTGRES)
-    app = create_app({"TESTING": True, "SECRET_KEY": "test", "ARTICLES_DIR": str(articles_dir),
-                      "SEARCH_INDEX_DIR": str(tmp_path / "none"), "DATABASE_URL": POSTGRES,
-                      "WTF_CSRF_ENABLED": True, **smtp_settings(port, TICKET_ACK=False)})
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test",
+            "ARTICLES_DIR": str(articles_dir),
+            "SEARCH_INDEX_DIR": str(tmp_path / "none"),
+            "DATABASE_URL": POSTGRES,
+            "WTF_CSRF_ENABLED": True,
+            **smtp_settings(port, TICKET_ACK=False),
+        }
+    )
     try:
         client = app.test_client()
         assert client.post("/en/contact", data=fill(contact_page(client), UNANSWERED)).status_code == 303

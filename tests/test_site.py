@@ -153,10 +153,7 @@ def test_every_page_has_the_head_and_landmarks(client, url: str) -> None:  # typ
 def test_article_page_head_describes_the_article(client) -> None:  # type: ignore[no-untyped-def]
     page = client.get("/en/articles/install-on-shopify").get_data(as_text=True)
     assert "<title>Install Perkly on Shopify · Perkly Help Center</title>" in page
-    assert (
-        '<meta name="description" content="Add the app from the Shopify App Store and connect your store.">'
-        in page
-    )
+    assert '<meta name="description" content="Add the app from the Shopify App Store and connect your store.">' in page
     assert '<link rel="canonical" href="http://localhost/en/articles/install-on-shopify">' in page
 
 

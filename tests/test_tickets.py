@@ -17,15 +17,21 @@ from kb.models import OutboxMessage, SearchEvent, Ticket, Vote, utcnow
 
 
 def make(indexed_root: Path, tmp_path: Path, **settings: Any) -> Any:
-    return make_app(indexed_root / "articles", indexed_root / "search_index", tmp_path / "kb.sqlite3",
-                    WTF_CSRF_ENABLED=True, **settings)
+    return make_app(
+        indexed_root / "articles",
+        indexed_root / "search_index",
+        tmp_path / "kb.sqlite3",
+        WTF_CSRF_ENABLED=True,
+        **settings,
+    )
 
 
 def send(app: Any, values: dict[str, str] | None = None, **headers: str) -> Any:
     """Send the form as a visitor with JavaScript would, from a fresh client; return the client."""
     client = app.test_client()
-    return client, client.post("/en/contact", data=fill(contact_page(client), values or UNANSWERED, js="1"),
-                               headers=headers)
+    return client, client.post(
+        "/en/contact", data=fill(contact_page(client), values or UNANSWERED, js="1"), headers=headers
+    )
 
 
 def stored(app: Any) -> tuple[Ticket, list[OutboxMessage]]:
@@ -34,8 +40,7 @@ def stored(app: Any) -> tuple[Ticket, list[OutboxMessage]]:
         return ticket, list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
 
 
-@pytest.mark.parametrize(("ticket_id", "expected"), [(1, "KB-000001"), (123, "KB-000123"),
-                                                      (1234567, "KB-1234567")])
+@pytest.mark.parametrize(("ticket_id", "expected"), [(1, "KB-000001"), (123, "KB-000123"), (1234567, "KB-1234567")])
 def test_reference_is_the_zero_padded_id(ticket_id: int, expected: str) -> None:
     assert Ticket(id=ticket_id).reference == expected
 
@@ -47,19 +52,26 @@ def test_context_holds_the_visitors_last_24_hours(indexed_root: Path, tmp_path: 
     client.get("/en/articles/set-up-points-expiry?from=search&q=points+expire")
     found = client.get("/api/suggest?source=contact&locale=en&q=cancel+my+subscription").get_json()
     token = contact_page(client)["fields"]["csrf_token"]
-    client.post("/contact/opened", json={"article_id": "en/cancel-your-subscription",
-                                         "search_id": found["search_id"], "position": 1},
-                headers={"X-CSRFToken": token})
-    client.post("/contact/vote", json={"article_id": "en/cancel-your-subscription", "helpful": False},
-                headers={"X-CSRFToken": token})
+    client.post(
+        "/contact/opened",
+        json={"article_id": "en/cancel-your-subscription", "search_id": found["search_id"], "position": 1},
+        headers={"X-CSRFToken": token},
+    )
+    client.post(
+        "/contact/vote",
+        json={"article_id": "en/cancel-your-subscription", "helpful": False},
+        headers={"X-CSRFToken": token},
+    )
     visitor = client.get_cookie("kb_visitor").value
     with session_scope(app) as session:  # older than a day, and another visitor's: neither belongs
-        session.add(SearchEvent(visitor=visitor, query="yesterday's question", created_at=utcnow()
-                                - timedelta(hours=25)))
+        session.add(
+            SearchEvent(visitor=visitor, query="yesterday's question", created_at=utcnow() - timedelta(hours=25))
+        )
         session.add(SearchEvent(visitor="someone-else-0000", query="not mine"))
     page = contact_page(client, "/en/contact?from=/en/articles/set-up-points-expiry")
-    response = client.post("/en/contact", data=fill(page, UNANSWERED, js="1"),
-                           headers={"User-Agent": "Mozilla/5.0 (Test) Firefox/140"})
+    response = client.post(
+        "/en/contact", data=fill(page, UNANSWERED, js="1"), headers={"User-Agent": "Mozilla/5.0 (Test) Firefox/140"}
+    )
     assert response.status_code == 303
     ticket, _ = stored(app)
     assert ticket.visitor == visitor and ticket.created_at and ticket.locale == "en"
@@ -81,8 +93,9 @@ def test_referrer_is_the_page_they_came_from_when_no_from_field(indexed_root: Pa
     client = app.test_client()
     page = contact_page(client)
     page["fields"]["from"] = ""
-    client.post("/en/contact", data=fill(page, UNANSWERED, js="1"),
-                headers={"Referer": "https://shop.example/admin/perkly"})
+    client.post(
+        "/en/contact", data=fill(page, UNANSWERED, js="1"), headers={"Referer": "https://shop.example/admin/perkly"}
+    )
     assert stored(app)[0].came_from == "https://shop.example/admin/perkly"
 
 
@@ -94,13 +107,22 @@ def test_delivery_none_stores_the_ticket_only(indexed_root: Path, tmp_path: Path
 
 
 def test_smtp_delivery_queues_a_plain_text_mail_for_support(indexed_root: Path, tmp_path: Path) -> None:
-    app = make(indexed_root, tmp_path, TICKET_DELIVERY="smtp", SUPPORT_EMAIL="support@perkly.example",
-               SMTP_HOST="127.0.0.1", SMTP_PORT=9, TICKET_ACK=False, DELIVERY_TIMEOUT_SECONDS=0.5)
+    app = make(
+        indexed_root,
+        tmp_path,
+        TICKET_DELIVERY="smtp",
+        SUPPORT_EMAIL="support@perkly.example",
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=9,
+        TICKET_ACK=False,
+        DELIVERY_TIMEOUT_SECONDS=0.5,
+    )
     client = app.test_client()
     client.get("/en/search?q=points+expire")
     page = contact_page(client)
-    client.post("/en/contact", data=fill(page, {**UNANSWERED, "subject": "Bad\r\nBcc: x@evil.example"},
-                                         js="1", topic="billing"))
+    client.post(
+        "/en/contact", data=fill(page, {**UNANSWERED, "subject": "Bad\r\nBcc: x@evil.example"}, js="1", topic="billing")
+    )
     ticket, [mail] = stored(app)
     assert (mail.kind, mail.channel, mail.ticket_id) == ("ticket", "smtp", ticket.id)
     payload = mail.payload
@@ -126,10 +148,22 @@ def test_webhook_delivery_queues_the_ticket_as_json(indexed_root: Path, tmp_path
 
 
 def test_acknowledgement_has_the_reference_and_best_answers(indexed_root: Path, tmp_path: Path) -> None:
-    app = make(indexed_root, tmp_path, SMTP_HOST="127.0.0.1", SMTP_PORT=9,
-               SUPPORT_EMAIL="help@perkly.example", DELIVERY_TIMEOUT_SECONDS=0.5)
-    send(app, {**UNANSWERED, "subject": "Points expiry",
-               "message": "How can unused points expire after 12 months of inactivity?"})
+    app = make(
+        indexed_root,
+        tmp_path,
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=9,
+        SUPPORT_EMAIL="help@perkly.example",
+        DELIVERY_TIMEOUT_SECONDS=0.5,
+    )
+    send(
+        app,
+        {
+            **UNANSWERED,
+            "subject": "Points expiry",
+            "message": "How can unused points expire after 12 months of inactivity?",
+        },
+    )
     _, [ack] = stored(app)
     assert (ack.kind, ack.channel, ack.payload["to"]) == ("ack", "smtp", ["ada@example.com"])
     assert ack.payload["reply_to"] == "help@perkly.example"
@@ -146,11 +180,20 @@ def test_no_acknowledgement_without_smtp(indexed_root: Path, tmp_path: Path) -> 
 
 def test_a_vote_again_updates_the_one_row(app: Any) -> None:
     with session_scope(app) as session:
-        first = deflection.record_vote(session, visitor="v" * 32, article_id="en/a", revision="r1",
-                                       helpful=False, query="q", source="contact")
-        second = deflection.record_vote(session, visitor="v" * 32, article_id="en/a", revision="r2",
-                                        helpful=True, query="q2", source="contact", reason="other",
-                                        comment="ok")
+        first = deflection.record_vote(
+            session, visitor="v" * 32, article_id="en/a", revision="r1", helpful=False, query="q", source="contact"
+        )
+        second = deflection.record_vote(
+            session,
+            visitor="v" * 32,
+            article_id="en/a",
+            revision="r2",
+            helpful=True,
+            query="q2",
+            source="contact",
+            reason="other",
+            comment="ok",
+        )
         assert first.id == second.id
         row = session.scalars(select(Vote)).one()
         assert (row.helpful, row.revision, row.reason, row.comment) == (True, "r2", "other", "ok")

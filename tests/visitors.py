@@ -63,9 +63,7 @@ class Visitor:
         headers = {"Accept": "application/json"} if as_json else {}
         return self.client.post("/feedback", data=data, headers=headers)
 
-    def say_why(
-        self, article_id: str, reason: str, comment: str = "", query: str = "", as_json: bool = False
-    ) -> Any:
+    def say_why(self, article_id: str, reason: str, comment: str = "", query: str = "", as_json: bool = False) -> Any:
         data = {
             "csrf_token": self.token,
             "article_id": article_id,

@@ -48,9 +48,7 @@ class Overview:
 
     @property
     def empty(self) -> bool:
-        return not (
-            self.views or self.votes or self.searches.searches or self.funnel.opened or self.funnel.tickets
-        )
+        return not (self.views or self.votes or self.searches.searches or self.funnel.opened or self.funnel.tickets)
 
 
 @dataclass(frozen=True)
@@ -89,9 +87,7 @@ def overview(
     now = now or utcnow()
     bucket = bucket_for(period)
     figures = helpfulness.article_figures(session, period, now)
-    ranked, held_back = helpfulness.needs_attention(
-        session, period, settings.min_votes, attention, figures, now
-    )
+    ranked, held_back = helpfulness.needs_attention(session, period, settings.min_votes, attention, figures, now)
     return Overview(
         period=period,
         bucket=bucket,

@@ -162,9 +162,7 @@ def tickets_after_reading(session: Session, period: Period, by_revision: bool = 
     """Tickets sent within 24 hours after the article page was read, per article (or article and revision)."""
     if by_revision:
         key = ArticleView.article_id + "@" + ArticleView.revision  # portable || concatenation
-        return {
-            tuple(k.split("@", 1)): v for k, v in _tickets_after(session, period, ArticleView, key).items()
-        }
+        return {tuple(k.split("@", 1)): v for k, v in _tickets_after(session, period, ArticleView, key).items()}
     return _tickets_after(session, period, ArticleView, ArticleView.article_id)
 
 
@@ -242,9 +240,7 @@ def funnel(session: Session, period: Period, now: datetime | None = None) -> Fun
         ),
     )
     explicit = ep(session, select(Vote.visitor, day_of(Vote.updated_at)).where(_explicit(period)))
-    implicit = ep(
-        session, select(AnswerOpened.visitor, day_of(AnswerOpened.created_at)).where(_implicit(period, now))
-    )
+    implicit = ep(session, select(AnswerOpened.visitor, day_of(AnswerOpened.created_at)).where(_implicit(period, now)))
     resolved = int(session.scalar(select(func.count()).select_from(_resolved_episodes(period, now))) or 0)
     in_period = and_(period.covers(Ticket.created_at), period.in_locale(Ticket.locale))
     ticket = ep(session, select(Ticket.visitor, day_of(Ticket.created_at)).where(in_period))
@@ -288,9 +284,7 @@ def rate_over_time(
     return bucketed(period, bucket, resolved, tickets, RatePoint)
 
 
-def bucketed(
-    period: Period, bucket: str, first: dict[date, int], second: dict[date, int], make: Any
-) -> list[Any]:
+def bucketed(period: Period, bucket: str, first: dict[date, int], second: dict[date, int], make: Any) -> list[Any]:
     """Sum two per-day counts into day or week buckets covering the whole period, in order."""
     keys: list[date] = []
     sums: dict[date, list[int]] = {}

@@ -80,9 +80,7 @@ class GapReport:
     grouped_by_meaning: bool  # False when no embedding model was available: identical wording only
 
 
-def gap_questions(
-    session: Session, period: Period, limit: int = 500, confident: float | None = None
-) -> list[Question]:
+def gap_questions(session: Session, period: Period, limit: int = 500, confident: float | None = None) -> list[Question]:
     """The unanswered questions of the period, each distinct wording once with how often it was asked.
 
     A search is unanswered when it found nothing, or nothing as confident as ``confident`` (the

@@ -113,9 +113,7 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
 
-def article_figures(
-    session: Session, period: Period, now: datetime | None = None
-) -> dict[str, ArticleFigures]:
+def article_figures(session: Session, period: Period, now: datetime | None = None) -> dict[str, ArticleFigures]:
     """Views, votes and deflections of every article anything happened to in the period, by article id."""
     figures: dict[str, ArticleFigures] = {}
 
@@ -265,14 +263,10 @@ def _explain(
     ids = list(items)
     unhelpful = (Vote.article_id.in_(ids), Vote.helpful.is_(False), period.covers(Vote.updated_at))
     for article_id, reason, count in session.execute(
-        select(Vote.article_id, Vote.reason, func.count())
-        .where(*unhelpful)
-        .group_by(Vote.article_id, Vote.reason)
+        select(Vote.article_id, Vote.reason, func.count()).where(*unhelpful).group_by(Vote.article_id, Vote.reason)
     ).all():
         items[article_id].reasons[reason or NO_REASON] = int(count)
-    newest = func.row_number().over(
-        partition_by=Vote.article_id, order_by=(Vote.updated_at.desc(), Vote.id.desc())
-    )
+    newest = func.row_number().over(partition_by=Vote.article_id, order_by=(Vote.updated_at.desc(), Vote.id.desc()))
     said = (
         select(Vote.article_id, Vote.comment, Vote.reason, Vote.revision, Vote.updated_at, newest.label("n"))
         .where(*unhelpful, Vote.comment.is_not(None), Vote.comment != "")
@@ -319,16 +313,12 @@ def _leading_queries(
     return found
 
 
-def leading_queries(
-    session: Session, period: Period, article_id: str, limit: int = 5
-) -> list[tuple[str, int]]:
+def leading_queries(session: Session, period: Period, article_id: str, limit: int = 5) -> list[tuple[str, int]]:
     """The searches that led visitors to the article, most frequent first."""
     return _leading_queries(session, period, [article_id], limit).get(article_id, [])
 
 
-def recent_comments(
-    session: Session, period: Period, article_id: str, limit: int = 50
-) -> list[dict[str, Any]]:
+def recent_comments(session: Session, period: Period, article_id: str, limit: int = 50) -> list[dict[str, Any]]:
     """Every comment left on the article in the period, newest first."""
     rows = session.execute(
         select(Vote.comment, Vote.reason, Vote.helpful, Vote.revision, Vote.query, Vote.updated_at)

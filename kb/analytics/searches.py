@@ -63,9 +63,7 @@ def unanswered(confident: float | None = None) -> ColumnElement[bool]:
     """
     if confident is None:
         return SearchEvent.result_count == 0
-    return or_(
-        SearchEvent.result_count == 0, SearchEvent.confidence.is_(None), SearchEvent.confidence < confident
-    )
+    return or_(SearchEvent.result_count == 0, SearchEvent.confidence.is_(None), SearchEvent.confidence < confident)
 
 
 def _clicked() -> Any:
@@ -130,9 +128,9 @@ def click_through_by_position(
 ) -> list[PositionFigures]:
     """Clicks per result position over the searches with a result there (the first page of results)."""
     shown = session.execute(
-        select(
-            *[func.sum(case((SearchEvent.result_count >= p, 1), else_=0)) for p in range(1, POSITIONS + 1)]
-        ).where(*_typed(period, sources))
+        select(*[func.sum(case((SearchEvent.result_count >= p, 1), else_=0)) for p in range(1, POSITIONS + 1)]).where(
+            *_typed(period, sources)
+        )
     ).one()
     clicks = dict(
         session.execute(
@@ -142,9 +140,7 @@ def click_through_by_position(
             .group_by(SearchClick.position)
         ).all()
     )
-    return [
-        PositionFigures(p, int(shown[p - 1] or 0), int(clicks.get(p, 0))) for p in range(1, POSITIONS + 1)
-    ]
+    return [PositionFigures(p, int(shown[p - 1] or 0), int(clicks.get(p, 0))) for p in range(1, POSITIONS + 1)]
 
 
 @dataclass(frozen=True)

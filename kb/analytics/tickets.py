@@ -81,9 +81,7 @@ def ticket_rows(
     elif delivery:
         where.append(
             Ticket.id.in_(
-                select(OutboxMessage.ticket_id).where(
-                    OutboxMessage.kind == "ticket", OutboxMessage.status == delivery
-                )
+                select(OutboxMessage.ticket_id).where(OutboxMessage.kind == "ticket", OutboxMessage.status == delivery)
             )
         )
     total = int(session.scalar(select(func.count(Ticket.id)).where(*where)) or 0)

@@ -61,11 +61,20 @@ class Hit:
         return self.article.url + (f"#{self.anchor}" if self.anchor else "")
 
     def as_json(self) -> dict[str, Any]:
-        return {"id": self.article.id, "locale": self.article.locale, "slug": self.article.slug,
-                "title": self.article.title, "category": self.article.category, "url": self.url,
-                "section": self.heading, "anchor": self.anchor, "snippet": str(self.snippet),
-                "score": round(self.score, 4), "confidence": round(self.confidence, 3),
-                "other_language": self.other_language}
+        return {
+            "id": self.article.id,
+            "locale": self.article.locale,
+            "slug": self.article.slug,
+            "title": self.article.title,
+            "category": self.article.category,
+            "url": self.url,
+            "section": self.heading,
+            "anchor": self.anchor,
+            "snippet": str(self.snippet),
+            "score": round(self.score, 4),
+            "confidence": round(self.confidence, 3),
+            "other_language": self.other_language,
+        }
 
 
 @dataclass
@@ -86,16 +95,20 @@ class SearchResult:
 class Searcher:
     """Search over one index build; opened once per process and swapped when a new build lands."""
 
-    def __init__(self, build: Path, library: Library, embedders: dict[str, Embedder],
-                 synonyms: list[list[str]], threshold: float) -> None:
+    def __init__(
+        self, build: Path, library: Library, embedders: dict[str, Embedder], synonyms: list[list[str]], threshold: float
+    ) -> None:
         self.build = build
         self.library = library
         self.synonyms = synonyms
         self.threshold = threshold
         manifest = read_manifest(build)
         self.build_id = manifest.get("build_id", build.name)
-        self.keyword = {loc: KeywordIndex(build / "keyword" / loc, loc)
-                        for loc in manifest.get("locales", []) if (build / "keyword" / loc).exists()}
+        self.keyword = {
+            loc: KeywordIndex(build / "keyword" / loc, loc)
+            for loc in manifest.get("locales", [])
+            if (build / "keyword" / loc).exists()
+        }
         self.embedders: dict[str, Embedder] = {}
         self.vectors: dict[str, dict[str, VectorIndex]] = {}  # model key -> locale -> passages
         self.semantic_reason = ""
@@ -107,8 +120,10 @@ class Searcher:
                 self.vectors[key] = _vector_indexes(np.load(build / f"vectors-{key}.npy"), chunks)
         if "minilm" not in self.embedders:
             self.semantic_reason = (
-                "the embedding model could not be loaded (see the log)" if "minilm" not in embedders
-                else f"the index was built with {built_with.get('minilm') or 'no model'}: run `kb index`")
+                "the embedding model could not be loaded (see the log)"
+                if "minilm" not in embedders
+                else f"the index was built with {built_with.get('minilm') or 'no model'}: run `kb index`"
+            )
             log.warning("semantic search is off: %s", self.semantic_reason)
 
     @property
@@ -116,14 +131,24 @@ class Searcher:
         return "minilm" in self.vectors
 
     def status(self) -> dict[str, Any]:
-        return {"build": self.build_id, "semantic": self.semantic_available, "reason": self.semantic_reason,
-                "models": {k: e.name for k, e in self.embedders.items()}, "locales": sorted(self.keyword),
-                "threshold": self.threshold}
+        return {
+            "build": self.build_id,
+            "semantic": self.semantic_available,
+            "reason": self.semantic_reason,
+            "models": {k: e.name for k, e in self.embedders.items()},
+            "locales": sorted(self.keyword),
+            "threshold": self.threshold,
+        }
 
     # -- ranking -----------------------------------------------------------------------------------
 
-    def rank(self, query: str, locale: str, mode: str = "hybrid", category: str | None = None,
-             ) -> tuple[list[Candidate], str]:
+    def rank(
+        self,
+        query: str,
+        locale: str,
+        mode: str = "hybrid",
+        category: str | None = None,
+    ) -> tuple[list[Candidate], str]:
         """Score candidate articles for ``query``, best first, each with its confidence; and a correction."""
         query = " ".join(query.split())[:MAX_QUERY]
         if mode not in MODES:
@@ -162,8 +187,7 @@ class Searcher:
         fusion.calibrate(ranked, keyword_only=mode == "keyword", english=english)
         return ranked, corrected
 
-    def _semantic(self, query: str, locale: str, category: str | None,
-                  candidates: dict[str, Candidate]) -> None:
+    def _semantic(self, query: str, locale: str, category: str | None, candidates: dict[str, Candidate]) -> None:
         """Add each model's best passage cosine to the candidates, and each model's own top articles.
 
         MiniLM understands English only; for other languages the multilingual model is the semantic
@@ -190,8 +214,9 @@ class Searcher:
                     setattr(c, field_name, float(best[position]))
         self._other_languages(query, locale, category, candidates, "multilingual" if english else "semantic")
 
-    def _other_languages(self, query: str, locale: str, category: str | None,
-                         candidates: dict[str, Candidate], field_name: str) -> None:
+    def _other_languages(
+        self, query: str, locale: str, category: str | None, candidates: dict[str, Candidate], field_name: str
+    ) -> None:
         """Articles that exist only in another language, found by the multilingual model."""
         indexes = {loc: ix for loc, ix in self.vectors.get("usem3", {}).items() if loc != locale}
         if not indexes:
@@ -221,8 +246,9 @@ class Searcher:
         fixed = " ".join(fixes.get(w.lower(), w) for w in query.split()) if fixes else query
         return languages.clean_for_models(fixed, locale)
 
-    def _coverage(self, kw: KeywordIndex, q: Any, query: str, candidates: dict[str, Candidate],
-                  matched: dict[str, frozenset[str]]) -> None:
+    def _coverage(
+        self, kw: KeywordIndex, q: Any, query: str, candidates: dict[str, Candidate], matched: dict[str, frozenset[str]]
+    ) -> None:
         """Idf-weighted share of the (corrected) query's stems that each candidate contains."""
         stems = list(dict.fromkeys(kw.stems(query)))
         if not stems or not candidates:
@@ -239,8 +265,12 @@ class Searcher:
                 df = max(reader.doc_frequency("body", stem), reader.doc_frequency("title", stem))
                 weights[stem] = math.log(1 + total_docs / (1 + df))
         total = sum(weights.values()) or 1.0
-        codes = {stem for stem in stems if CODE.fullmatch(stem)
-                 and max(reader.doc_frequency("body", stem), reader.doc_frequency("title", stem)) <= RARE}
+        codes = {
+            stem
+            for stem in stems
+            if CODE.fullmatch(stem)
+            and max(reader.doc_frequency("body", stem), reader.doc_frequency("title", stem)) <= RARE
+        }
         for c in candidates.values():
             present = matched.get(c.article_id, frozenset())
             c.coverage = sum(w for s, w in weights.items() if s in present) / total
@@ -248,8 +278,16 @@ class Searcher:
 
     # -- what callers use --------------------------------------------------------------------------
 
-    def search(self, query: str, locale: str, *, limit: int = 10, offset: int = 0, category: str | None = None,
-               mode: str = "hybrid") -> SearchResult:
+    def search(
+        self,
+        query: str,
+        locale: str,
+        *,
+        limit: int = 10,
+        offset: int = 0,
+        category: str | None = None,
+        mode: str = "hybrid",
+    ) -> SearchResult:
         """Search the help center; a bad or empty query gives an empty result, never an error."""
         started = time.perf_counter()
         result = SearchResult(query=query, locale=locale, mode=mode)
@@ -286,8 +324,17 @@ class Searcher:
         kw = self.keyword.get(article.locale)
         stems = set(kw.stems(query)) if kw else set()
         marked = snippet(text, stems, kw.stems if kw else (lambda w: [w.lower()]))
-        return Hit(article, anchor, heading, marked, c.score, c.confidence, c.keyword_rank, c.semantic_rank,
-                   other_language=article.locale != locale)
+        return Hit(
+            article,
+            anchor,
+            heading,
+            marked,
+            c.score,
+            c.confidence,
+            c.keyword_rank,
+            c.semantic_rank,
+            other_language=article.locale != locale,
+        )
 
     def close(self) -> None:
         for kw in self.keyword.values():
@@ -300,8 +347,9 @@ def open_searcher(index_dir: Path, library: Library, settings: dict[str, Any]) -
     if build is None:
         raise IndexMissing(f"no search index in {index_dir}: run `kb index`")
     synonyms, _ = load_synonyms(library.root)
-    return Searcher(build, library, load_embedders(settings), synonyms,
-                    float(settings.get("SUGGEST_THRESHOLD", DEFAULT_THRESHOLD)))
+    return Searcher(
+        build, library, load_embedders(settings), synonyms, float(settings.get("SUGGEST_THRESHOLD", DEFAULT_THRESHOLD))
+    )
 
 
 def _vector_indexes(matrix: np.ndarray, chunks: list[dict[str, str]]) -> dict[str, VectorIndex]:
@@ -309,6 +357,12 @@ def _vector_indexes(matrix: np.ndarray, chunks: list[dict[str, str]]) -> dict[st
     by_locale: dict[str, list[int]] = {}
     for row, chunk in enumerate(chunks):
         by_locale.setdefault(chunk["id"].split("/")[0], []).append(row)
-    return {locale: VectorIndex(np.ascontiguousarray(matrix[rows]), [chunks[r]["id"] for r in rows],
-                                [chunks[r]["anchor"] for r in rows], [chunks[r]["heading"] for r in rows])
-            for locale, rows in by_locale.items()}
+    return {
+        locale: VectorIndex(
+            np.ascontiguousarray(matrix[rows]),
+            [chunks[r]["id"] for r in rows],
+            [chunks[r]["anchor"] for r in rows],
+            [chunks[r]["heading"] for r in rows],
+        )
+        for locale, rows in by_locale.items()
+    }

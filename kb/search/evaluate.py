@@ -45,8 +45,14 @@ def read_jsonl(path: Path) -> list[LabelledQuery]:
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if line.strip():
             data = json.loads(line)
-            queries.append(LabelledQuery(str(data["query"]), [str(r) for r in data.get("relevant") or []],
-                                         str(data.get("locale") or data.get("lang") or "en"), number))
+            queries.append(
+                LabelledQuery(
+                    str(data["query"]),
+                    [str(r) for r in data.get("relevant") or []],
+                    str(data.get("locale") or data.get("lang") or "en"),
+                    number,
+                )
+            )
     return queries
 
 
@@ -83,8 +89,16 @@ def _read_tests_file(path: Path, rel: str, default_locale: str) -> tuple[list[La
             continue
         expect = entry["expect"]
         relevant = [] if expect is None else [str(e) for e in (expect if isinstance(expect, list) else [expect])]
-        queries.append(LabelledQuery(str(entry["q"]), relevant, str(entry.get("locale") or default_locale), line,
-                                     rel, str(entry.get("known_gap") or "")))
+        queries.append(
+            LabelledQuery(
+                str(entry["q"]),
+                relevant,
+                str(entry.get("locale") or default_locale),
+                line,
+                rel,
+                str(entry.get("known_gap") or ""),
+            )
+        )
     return queries, problems
 
 
@@ -122,7 +136,9 @@ def metrics(outcomes: list[Outcome]) -> dict[str, Any]:
     hit_rate = sum(hit(o, o.suggested, 3) for o in answerable) / n
     abstain = sum(not o.suggested for o in unanswerable) / len(unanswerable) if unanswerable else None
     return {
-        "queries": len(outcomes), "answerable": len(answerable), "unanswerable": len(unanswerable),
+        "queries": len(outcomes),
+        "answerable": len(answerable),
+        "unanswerable": len(unanswerable),
         "recall@1": sum(hit(o, o.ranked, 1) for o in answerable) / n,
         "recall@3": sum(hit(o, o.ranked, 3) for o in answerable) / n,
         "recall@10": sum(hit(o, o.ranked, 10) for o in answerable) / n,
@@ -146,18 +162,32 @@ def failures(outcomes: list[Outcome]) -> list[Problem]:
     for o in outcomes:
         if o.query.known_gap:
             missed = (o.query.relevant and not any(r in o.query.relevant for r in o.ranked[:3])) or (
-                not o.query.relevant and o.suggested)
-            message = (f"known gap still open: {o.query.query!r} ({o.query.known_gap})" if missed
-                       else f"known gap now passes: {o.query.query!r}; remove `known_gap`")
+                not o.query.relevant and o.suggested
+            )
+            message = (
+                f"known gap still open: {o.query.query!r} ({o.query.known_gap})"
+                if missed
+                else f"known gap now passes: {o.query.query!r}; remove `known_gap`"
+            )
             found.append(Problem(o.query.file, o.query.line, message, "warning"))
             continue
         if o.query.relevant and not any(r in o.query.relevant for r in o.ranked[:3]):
             got = ", ".join(o.ranked[:3]) or "nothing"
-            found.append(Problem(o.query.file, o.query.line,
-                                 f"search test failed: {o.query.query!r} should find {' or '.join(o.query.relevant)} "
-                                 f"in the top 3, got {got}"))
+            found.append(
+                Problem(
+                    o.query.file,
+                    o.query.line,
+                    f"search test failed: {o.query.query!r} should find {' or '.join(o.query.relevant)} "
+                    f"in the top 3, got {got}",
+                )
+            )
         elif not o.query.relevant and o.suggested:
-            found.append(Problem(o.query.file, o.query.line,
-                                 f"search test failed: {o.query.query!r} has no answer but the contact form would "
-                                 f"suggest {', '.join(o.suggested)}"))
+            found.append(
+                Problem(
+                    o.query.file,
+                    o.query.line,
+                    f"search test failed: {o.query.query!r} has no answer but the contact form would "
+                    f"suggest {', '.join(o.suggested)}",
+                )
+            )
     return found

@@ -55,8 +55,13 @@ def hybrid(candidates: list[Candidate], english: bool = True) -> None:
     top = max((c.keyword for c in candidates), default=0.0) or 1.0
     coverage, keyword_weight = (W_COVERAGE, W_KEYWORD) if english else (W_OTHER_COVERAGE, W_OTHER_KEYWORD)
     for c in candidates:
-        c.score = (W_SEMANTIC * c.semantic + W_MULTILINGUAL * c.multilingual + coverage * c.coverage
-                   + keyword_weight * c.keyword / top + (W_CODE if c.code_match else 0.0))
+        c.score = (
+            W_SEMANTIC * c.semantic
+            + W_MULTILINGUAL * c.multilingual
+            + coverage * c.coverage
+            + keyword_weight * c.keyword / top
+            + (W_CODE if c.code_match else 0.0)
+        )
 
 
 def semantic(candidates: list[Candidate]) -> None:

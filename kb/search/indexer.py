@@ -41,9 +41,11 @@ class BuildReport:
     model: str = ""
 
     def summary(self) -> str:
-        return (f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed, "
-                f"{self.unchanged} unchanged; {self.chunks_total} passages, {self.chunks_embedded} new embeddings "
-                f"in {self.seconds:.1f} s ({self.model or 'no model: keyword only'})")
+        return (
+            f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed, "
+            f"{self.unchanged} unchanged; {self.chunks_total} passages, {self.chunks_embedded} new embeddings "
+            f"in {self.seconds:.1f} s ({self.model or 'no model: keyword only'})"
+        )
 
 
 def current_build(index_dir: Path) -> Path | None:
@@ -65,8 +67,12 @@ def read_manifest(build: Path | None) -> dict:
     return data
 
 
-def build_index(library: Library, index_dir: Path, embedders: dict[str, Embedder],
-                progress: Callable[[int, int], None] | None = None) -> BuildReport:
+def build_index(
+    library: Library,
+    index_dir: Path,
+    embedders: dict[str, Embedder],
+    progress: Callable[[int, int], None] | None = None,
+) -> BuildReport:
     """Write a new build from ``library`` and point CURRENT at it; reuse what did not change."""
     started = time.perf_counter()
     index_dir.mkdir(parents=True, exist_ok=True)
@@ -103,11 +109,20 @@ def build_index(library: Library, index_dir: Path, embedders: dict[str, Embedder
         report.chunks_embedded += embedded
         models[key] = embedder.name
     report.model = ", ".join(models.values())
-    (build / "chunks.json").write_text(json.dumps(
-        [{"id": c.article_id, "anchor": c.anchor, "heading": c.heading, "text": c.text} for c in chunks],
-        ensure_ascii=False))
-    manifest = {"format": FORMAT, "build_id": report.build_id, "models": models, "locales": locales,
-                "articles": {i: a.content_hash for i, a in articles.items()}, "created": time.time()}
+    (build / "chunks.json").write_text(
+        json.dumps(
+            [{"id": c.article_id, "anchor": c.anchor, "heading": c.heading, "text": c.text} for c in chunks],
+            ensure_ascii=False,
+        )
+    )
+    manifest = {
+        "format": FORMAT,
+        "build_id": report.build_id,
+        "models": models,
+        "locales": locales,
+        "articles": {i: a.content_hash for i, a in articles.items()},
+        "created": time.time(),
+    }
     (build / "manifest.json").write_text(json.dumps(manifest, indent=1))
     pointer = index_dir / "CURRENT.tmp"
     pointer.write_text(report.build_id)
@@ -117,8 +132,14 @@ def build_index(library: Library, index_dir: Path, embedders: dict[str, Embedder
     return report
 
 
-def _embed(chunks: list[Chunk], embedder: Embedder, previous: Path | None, key: str | None,
-           dirty: set[str], progress: Callable[[int, int], None] | None) -> tuple[np.ndarray, int]:
+def _embed(
+    chunks: list[Chunk],
+    embedder: Embedder,
+    previous: Path | None,
+    key: str | None,
+    dirty: set[str],
+    progress: Callable[[int, int], None] | None,
+) -> tuple[np.ndarray, int]:
     """Vectors for every chunk: reused by text from the previous build where the article is unchanged."""
     known: dict[tuple[str, str], np.ndarray] = {}
     if previous is not None and key is not None:

@@ -66,13 +66,20 @@ def document(article: Article) -> dict[str, str]:
     all_text = " ".join([article.title, article.summary, " ".join(article.tags), headings, body])
     words = {t.text for t in words_analyzer()(all_text)}  # each word once: the field is for lookups only
     return {
-        "id": article.id, "category": article.category, "title": article.title, "summary": article.summary,
-        "tags": " ".join(article.tags), "headings": headings, "body": body, "words": " ".join(sorted(words)),
+        "id": article.id,
+        "category": article.category,
+        "title": article.title,
+        "summary": article.summary,
+        "tags": " ".join(article.tags),
+        "headings": headings,
+        "body": body,
+        "words": " ".join(sorted(words)),
     }
 
 
-def write_index(folder: Path, locale: str, articles: Iterable[Article], removed: Iterable[str],
-                previous: Path | None) -> None:
+def write_index(
+    folder: Path, locale: str, articles: Iterable[Article], removed: Iterable[str], previous: Path | None
+) -> None:
     """Write the locale's index into ``folder``: copy the previous build and update only what changed."""
     if previous is not None and index.exists_in(str(previous)):
         shutil.copytree(previous, folder)
@@ -139,8 +146,9 @@ class KeywordIndex:
                 fixed[word] = min(scored)[2]
         return fixed
 
-    def build_query(self, text: str, synonyms: list[list[str]] | None = None,
-                    extra_words: Iterable[str] = ()) -> Query | None:
+    def build_query(
+        self, text: str, synonyms: list[list[str]] | None = None, extra_words: Iterable[str] = ()
+    ) -> Query | None:
         """OR of the query's stems over every field, plus phrase and synonym boosts."""
         stems = self.stems(text)
         stems += [s for w in extra_words for s in self.stems(w) if s not in stems]
@@ -160,8 +168,9 @@ class KeywordIndex:
             parts.append(Or([Phrase(f, stems, slop=1, boost=2.0) for f in ("title", "body")]))
         return Or(parts)
 
-    def search(self, query: Query, limit: int = 50, category: str | None = None,
-               only: Iterable[str] | None = None) -> list[KeywordHit]:
+    def search(
+        self, query: Query, limit: int = 50, category: str | None = None, only: Iterable[str] | None = None
+    ) -> list[KeywordHit]:
         """BM25F top ``limit``, optionally within a category or a given set of article ids."""
         flt: Query | set[int] | None = Term("category", category) if category else None
         with self.lock:
@@ -169,8 +178,10 @@ class KeywordIndex:
                 found = (self.searcher.document_number(id=i) for i in only)
                 flt = {n for n in found if n is not None}
             results = self.searcher.search(query, limit=limit, filter=flt, terms=True)
-            return [KeywordHit(r["id"], float(r.score), frozenset(_decode(t) for _f, t in r.matched_terms()))
-                    for r in results]
+            return [
+                KeywordHit(r["id"], float(r.score), frozenset(_decode(t) for _f, t in r.matched_terms()))
+                for r in results
+            ]
 
     def close(self) -> None:
         with self.lock:
@@ -204,4 +215,3 @@ def _distance(a: str, b: str) -> int:
             if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
                 d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
     return d[-1][-1]
-

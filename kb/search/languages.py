@@ -71,8 +71,6 @@ def _kiwi() -> Any:
     return Kiwi()
 
 
-
-
 class KoreanTokenizer(Tokenizer):
     """Morphemes from kiwipiepy without particles and endings, plus each word without its particles.
 
@@ -80,9 +78,19 @@ class KoreanTokenizer(Tokenizer):
     loanwords it does not know ("런" + "처"); error codes ("PK-5522") stay whole as in other languages.
     """
 
-    def __call__(self, value: str, positions: bool = False, chars: bool = False, keeporiginal: bool = False,
-                 removestops: bool = True, start_pos: int = 0, start_char: int = 0, tokenize: bool = True,
-                 mode: str = "", **kwargs: Any) -> Iterator[Token]:
+    def __call__(
+        self,
+        value: str,
+        positions: bool = False,
+        chars: bool = False,
+        keeporiginal: bool = False,
+        removestops: bool = True,
+        start_pos: int = 0,
+        start_char: int = 0,
+        tokenize: bool = True,
+        mode: str = "",
+        **kwargs: Any,
+    ) -> Iterator[Token]:
         token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
         pos = start_pos
         for start, end, text in _korean_terms(value):

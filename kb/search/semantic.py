@@ -71,8 +71,9 @@ class SentenceTransformerEmbedder(QueryCache):
 
         # One thread is fastest for one short query; batches of passages use every core.
         torch.set_num_threads(1 if len(texts) == 1 else max(1, os.cpu_count() or 1))
-        vectors = self.model.encode(texts, batch_size=batch_size, show_progress_bar=progress,
-                                    normalize_embeddings=True, convert_to_numpy=True)
+        vectors = self.model.encode(
+            texts, batch_size=batch_size, show_progress_bar=progress, normalize_embeddings=True, convert_to_numpy=True
+        )
         return np.asarray(vectors, dtype=np.float32)
 
     def known_word(self, word: str) -> bool:

@@ -90,9 +90,7 @@ def private(response: Response) -> Response:
 
 def _safe_next(target: str | None) -> str:
     target = target or ""
-    return (
-        target if target.startswith("/admin") and not target.startswith("//") else url_for("admin.overview")
-    )
+    return target if target.startswith("/admin") and not target.startswith("//") else url_for("admin.overview")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -102,16 +100,12 @@ def login() -> ResponseReturnValue:
         if g.admin is not None:
             return redirect(_safe_next(request.args.get("next")), 302)
         notice = "timed_out" if g.get("admin_timed_out") or request.args.get("timed_out") else ""
-        return render_template(
-            "admin/login.html", email="", problem=notice, next=request.args.get("next", "")
-        )
+        return render_template("admin/login.html", email="", problem=notice, next=request.args.get("next", ""))
     email = str(request.form.get("email", ""))[:254]
     user = users.authenticate(get_session(), email, str(request.form.get("password", ""))[:1000])
     if user is None:
         log.warning("admin login failed for %r from %s", email, request.remote_addr)
-        return render_template(
-            "admin/login.html", email=email, problem="wrong", next=request.form.get("next", "")
-        ), 401
+        return render_template("admin/login.html", email=email, problem="wrong", next=request.form.get("next", "")), 401
     session.clear()  # nothing from before the login carries over
     session[SESSION_KEY] = {"id": user.id, "seen": time.time()}
     session.permanent = True
@@ -174,9 +168,7 @@ def _table(table: Table) -> Table:
 def _csv(table: Table, period: Period) -> Response:
     where = f"-{period.locale}" if period.locale else ""
     name = f"kb-{table.name}-{period.first_day}-{period.last_day}{where}.csv"
-    return Response(
-        table.csv(), mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'}
-    )
+    return Response(table.csv(), mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 def _export(*tables: Table, period: Period) -> Response | None:

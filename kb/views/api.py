@@ -44,8 +44,9 @@ def article(locale: str, slug: str) -> ResponseReturnValue:
         abort(404, description=f"No article {locale}/{slug}.")
     data = article_summary(found)
     data["html"] = found.html
-    data["sections"] = [{"heading": s.heading, "anchor": s.anchor, "level": s.level, "text": s.text}
-                        for s in found.sections]
+    data["sections"] = [
+        {"heading": s.heading, "anchor": s.anchor, "level": s.level, "text": s.text} for s in found.sections
+    ]
     data["related"] = found.related
     return jsonify(data)
 

@@ -58,8 +58,7 @@ def _contact_form(locale: str) -> ContactForm:
 
 
 def _render_form(form: ContactForm, locale: str, problem: str = "", wait_minutes: int = 0) -> str:
-    return render_template("contact/form.html", form=form, locale=locale, problem=problem,
-                           wait_minutes=wait_minutes)
+    return render_template("contact/form.html", form=form, locale=locale, problem=problem, wait_minutes=wait_minutes)
 
 
 def _came_from() -> str:
@@ -92,8 +91,14 @@ def form(locale: str | None = None) -> ResponseReturnValue:
         question = tickets.question_text(entry.subject.data or "", entry.message.data or "")
         hits, search_id = searching.suggest(question, locale, source="contact")
         if hits:
-            return render_template("contact/before_you_send.html", form=entry, hits=hits, search_id=search_id,
-                                   question=question, locale=locale)
+            return render_template(
+                "contact/before_you_send.html",
+                form=entry,
+                hits=hits,
+                search_id=search_id,
+                question=question,
+                locale=locale,
+            )
     try:
         ticket = tickets.submit(entry.submission(), locale)
     except TicketNotSaved:
@@ -108,8 +113,7 @@ def sent(locale: str) -> ResponseReturnValue:
     done = session.get("kb_sent")
     if not done:
         return redirect(url_for("contact.form", locale=locale), 302)
-    return render_template("contact/sent.html", locale=locale, reference=done.get("reference"),
-                           email=done.get("email"))
+    return render_template("contact/sent.html", locale=locale, reference=done.get("reference"), email=done.get("email"))
 
 
 def _payload() -> Any:
@@ -128,9 +132,15 @@ def opened() -> ResponseReturnValue:
     """Record that a suggested answer was opened in place (JSON from contact.js)."""
     data = _payload()
     article = get_article(data.get("article_id"))
-    events.safely(deflection.record_opened, get_session(), visitor=current_visitor(), article_id=article.id,
-                  search_id=_int(data.get("search_id")), anchor=str(data.get("anchor") or ""),
-                  position=_int(data.get("position")) or 0)
+    events.safely(
+        deflection.record_opened,
+        get_session(),
+        visitor=current_visitor(),
+        article_id=article.id,
+        search_id=_int(data.get("search_id")),
+        anchor=str(data.get("anchor") or ""),
+        position=_int(data.get("position")) or 0,
+    )
     return jsonify(recorded=True)
 
 
@@ -140,16 +150,27 @@ def vote() -> ResponseReturnValue:
     data = _payload()
     article = get_article(data.get("article_id"))
     helpful = str(data.get("helpful", "")).lower() in ("1", "true", "yes")
-    events.safely(deflection.record_vote, get_session(), visitor=current_visitor(), article_id=article.id,
-                  revision=article.revision, helpful=helpful, query=str(data.get("query") or ""),
-                  source="contact")
+    events.safely(
+        deflection.record_vote,
+        get_session(),
+        visitor=current_visitor(),
+        article_id=article.id,
+        revision=article.revision,
+        helpful=helpful,
+        query=str(data.get("query") or ""),
+        source="contact",
+    )
     if request.is_json:
         return jsonify(recorded=True, helpful=helpful)
     if not helpful:
         return redirect(url_for("contact.form", locale=article.locale), 303)
     anchor = str(data.get("anchor") or "")
-    return render_template("contact/answered.html", locale=article.locale, article=article,
-                           anchor=anchor if anchor in article.anchors else "")
+    return render_template(
+        "contact/answered.html",
+        locale=article.locale,
+        article=article,
+        anchor=anchor if anchor in article.anchors else "",
+    )
 
 
 def _locale_of_request() -> str:

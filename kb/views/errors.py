@@ -25,8 +25,9 @@ def register(app: Flask) -> None:
         if exc.code == 404:
             from kb.searching import guesses_for_path
 
-            return render_template("errors/404.html", error=exc, locale=locale,
-                                   suggestions=guesses_for_path(request.path, locale)), 404
+            return render_template(
+                "errors/404.html", error=exc, locale=locale, suggestions=guesses_for_path(request.path, locale)
+            ), 404
         return render_template("errors/error.html", error=exc, locale=locale), exc.code
 
     @app.errorhandler(Exception)

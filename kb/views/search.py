@@ -24,8 +24,16 @@ def results(locale: str | None = None) -> ResponseReturnValue:
     size = int(current_app.config["SEARCH_PAGE_SIZE"])
     found = searching.search_page(query, locale, category, page, size)
     categories = library().categories_in(locale)
-    return render_template("search/results.html", locale=locale, query=query, found=found, page=page, size=size,
-                           category=category, categories=categories)
+    return render_template(
+        "search/results.html",
+        locale=locale,
+        query=query,
+        found=found,
+        page=page,
+        size=size,
+        category=category,
+        categories=categories,
+    )
 
 
 @bp.get("/go")

@@ -70,9 +70,15 @@ def article(locale: str, slug: str) -> Response | str:
     events.safely(events.record_view, get_session(), current_visitor(), found.id, found.revision, source, query)
     related = [a for a in (lib.get(found.locale, s) for s in found.related) if a is not None]
     translations = lib.translations(found)
-    return render_template("site/article.html", locale=locale, article=found, related=related,
-                           category=lib.category(locale, found.category), edit_url=_edit_url(found),
-                           translations=translations)
+    return render_template(
+        "site/article.html",
+        locale=locale,
+        article=found,
+        related=related,
+        category=lib.category(locale, found.category),
+        edit_url=_edit_url(found),
+        translations=translations,
+    )
 
 
 @bp.get("/language/<locale>")
@@ -128,6 +134,13 @@ def sitemap() -> Response:
 
 @bp.get("/robots.txt")
 def robots() -> Response:
-    lines = ["User-agent: *", "Disallow: /admin", "Disallow: /api/", "Disallow: /search", "Disallow: /contact",
-             f"Sitemap: {url_for('site.sitemap', _external=True)}", ""]
+    lines = [
+        "User-agent: *",
+        "Disallow: /admin",
+        "Disallow: /api/",
+        "Disallow: /search",
+        "Disallow: /contact",
+        f"Sitemap: {url_for('site.sitemap', _external=True)}",
+        "",
+    ]
     return Response("\n".join(lines), mimetype="text/plain")

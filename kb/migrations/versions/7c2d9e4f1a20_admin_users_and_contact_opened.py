@@ -28,8 +28,11 @@ ANALYTICS_INDEXES = [
     # Searches in a date range, read from the index alone. Time comes first: led by source, SQLite (which
     # keeps no statistics unless ANALYZE runs) chose it over the visitor index for the 24-hour windows, and
     # a ticket's "shown suggestions the day before" check scanned every contact search (90 s at 1M events).
-    ("ix_search_events_created_source", "search_events",
-     ["created_at", "source", "result_count", "confidence", "visitor"]),
+    (
+        "ix_search_events_created_source",
+        "search_events",
+        ["created_at", "source", "result_count", "confidence", "visitor"],
+    ),
     # Views per article in a date range, read from the index alone.
     ("ix_article_views_created_article", "article_views", ["created_at", "article_id"]),
 ]
