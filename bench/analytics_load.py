@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, insert, select  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from kb import analytics, create_app, migrate  # noqa: E402
+from kb import analytics, create_app, db  # noqa: E402
 from kb.analytics import deflection, gaps, helpfulness, searches  # noqa: E402
 from kb.analytics.period import Period  # noqa: E402
 from kb.content import load_library  # noqa: E402
@@ -453,7 +453,7 @@ def main() -> None:
     if not args.reuse:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{args.database}{suffix}").unlink(missing_ok=True)
-        migrate.upgrade(url)
+        db.upgrade(url)
         started = time.perf_counter()
         counts = generate(url, args.events, args.days, args.seed)
         took = time.perf_counter() - started

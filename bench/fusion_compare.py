@@ -187,7 +187,7 @@ def main() -> None:
 
 
 def fusion_cut() -> float:
-    from kb.search import DEFAULT_THRESHOLD
+    from kb.search.searcher import DEFAULT_THRESHOLD
 
     return DEFAULT_THRESHOLD
 

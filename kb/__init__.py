@@ -33,19 +33,21 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    from kb import db, i18n, site_state, visitor
+    from kb import db, site_state
+    from kb.i18n import ui
+    from kb.tracking import visitor
 
     db.init_app(app)
-    i18n.init_app(app)
+    ui.init_app(app)
     site_state.init_app(app)
     visitor.init_app(app)
     from kb.extensions import csrf, limiter
 
     csrf.init_app(app)
     limiter.init_app(app)
-    from kb import funnel
+    from kb.tracking import contact_opened
 
-    funnel.init_app(app)
+    contact_opened.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:

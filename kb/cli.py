@@ -75,8 +75,8 @@ def index_command() -> None:
 def check_command(strict: bool, no_search: bool) -> None:
     """Check every article, the synonyms and the search tests; print path:line for each problem."""
     from kb.content import load_library
+    from kb.content.translation_status import stale_problems, summary_lines, translation_status
     from kb.search.synonyms import load_synonyms
-    from kb.translation_status import stale_problems, summary_lines, translation_status
 
     started = time.perf_counter()
     config = _settings()
@@ -170,9 +170,9 @@ def db_group() -> None:
 @with_appcontext
 def db_upgrade(revision: str) -> None:
     """Apply the migrations to the database (KB_DATABASE_URL, or the SQLite file in instance/)."""
-    from kb import migrate
+    from kb import db
 
-    migrate.upgrade(_settings()["DATABASE_URL"], revision)
+    db.upgrade(_settings()["DATABASE_URL"], revision)
     click.echo(f"Database at {revision}.")
 
 
@@ -181,7 +181,7 @@ def db_upgrade(revision: str) -> None:
 @with_appcontext
 def deliver_command(limit: int) -> None:
     """Send the tickets and acknowledgements waiting in the outbox; safe from cron, even two at once."""
-    from kb import outbox
+    from kb.tickets import outbox
 
     sessions = current_app.extensions["kb.db"]
     outcomes = outbox.deliver_due(sessions, current_app.config, limit=limit)
@@ -200,8 +200,8 @@ def translations_group() -> None:
 
 @translations_group.command("compile")
 def translations_compile() -> None:
-    """Compile every kb/translations/*/LC_MESSAGES/messages.po to .mo (built, never committed)."""
-    from kb.catalogues import compile_all
+    """Compile every kb/i18n/translations/*/LC_MESSAGES/messages.po to .mo (built, never committed)."""
+    from kb.i18n.catalogues import compile_all
 
     for path in compile_all():
         click.echo(f"compiled {path}")
@@ -210,7 +210,7 @@ def translations_compile() -> None:
 @translations_group.command("update")
 def translations_update() -> None:
     """Extract the UI strings and merge them into every catalogue; print what is left to translate."""
-    from kb.catalogues import update
+    from kb.i18n.catalogues import update
 
     for locale, missing in update().items():
         click.echo(f"{locale}: {missing} untranslated")
@@ -219,7 +219,7 @@ def translations_update() -> None:
 @translations_group.command("check")
 def translations_check() -> None:
     """Fail when a UI string has no translation in some catalogue."""
-    from kb.catalogues import catalogues, extract, load, message_ids, untranslated
+    from kb.i18n.catalogues import catalogues, extract, load, message_ids, untranslated
 
     ids = message_ids(extract())
     failed = False
@@ -292,7 +292,7 @@ def users_add(email: str, password: str) -> None:
 
 def _report_tables(figures: dict[str, Any]) -> list[tuple[str, Any]]:
     """The report as (title, table) pairs, the needs-attention list first."""
-    from kb import reports
+    from kb.analytics import reports
 
     lib = figures["library"]
     return [
@@ -376,7 +376,7 @@ def report_command(since: str, fmt: str, locale: str | None, limit: int, gaps: b
             click.echo(table.csv(), nl=False)
             click.echo("")
         return
-    from kb import reports
+    from kb.analytics import reports
 
     where = f" in {locale}" if locale else ""
     click.echo(f"kb report{where}: {period.start:%Y-%m-%d %H:%M} to {period.end:%Y-%m-%d %H:%M} UTC\n")

@@ -14,7 +14,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from kb import create_app, migrate  # noqa: E402
+from kb import create_app, db  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -116,7 +116,7 @@ def write_tree(root: Path, files: dict[str, str]) -> Path:
 
 def make_app(articles: Path, index: Path, database: Path, **extra: object):  # type: ignore[no-untyped-def]
     url = f"sqlite:///{database}"
-    migrate.upgrade(url)
+    db.upgrade(url)
     config = {
         "TESTING": True,
         "SECRET_KEY": "test-secret",

@@ -372,9 +372,9 @@ except pytest.skip.Exception:
 
 def test_the_same_figures_on_postgresql(indexed_root: Path, database: str) -> None:
     """Every report runs as portable SQL: the windows, day buckets and window functions on PostgreSQL."""
-    from kb import create_app, migrate
+    from kb import create_app, db
 
-    migrate.upgrade(database)
+    db.upgrade(database)
     app = create_app(
         {
             "TESTING": True,

@@ -11,7 +11,7 @@ import pytest
 from conftest import MINI_ARTICLES, git, write_tree
 
 from kb.content import load_library
-from kb.gitinfo import file_revision, git_revisions
+from kb.content.git_dates import file_revision, git_revisions
 
 FIRST = "2024-03-05T10:20:30+00:00"
 SECOND = "2024-06-01T08:00:00+00:00"

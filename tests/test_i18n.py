@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from conftest import MINI_ARTICLES, git, make_app, write_tree
 
-from kb.catalogues import LOCALES, catalogues, extract, load, message_ids, untranslated
 from kb.content import load_library
-from kb.translation_status import translation_status
+from kb.content.translation_status import translation_status
+from kb.i18n.catalogues import LOCALES, catalogues, extract, load, message_ids, untranslated
 
 FRENCH = {
     "fr/getting-started/_category.yml": "title: Bien démarrer\ndescription: Installer et lancer.\norder: 1\n",
@@ -133,7 +133,7 @@ def test_catalogue_is_complete(locale: str) -> None:
 
 
 def test_ui_strings_are_translated_on_the_page(multi_app) -> None:  # type: ignore[no-untyped-def]
-    from kb.catalogues import compile_all
+    from kb.i18n.catalogues import compile_all
 
     compile_all()
     page = multi_app.test_client().get("/fr/").get_data(as_text=True)

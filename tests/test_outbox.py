@@ -27,10 +27,11 @@ from sqlalchemy import select
 from test_contact import UNANSWERED, contact_page, fill
 from werkzeug import Request, Response
 
-from kb import create_app, migrate, outbox
+from kb import create_app, db
 from kb.db import engine_of, session_scope
-from kb.delivery import build_mail, signature, webhook_body
 from kb.models import OutboxMessage, Ticket, utcnow
+from kb.tickets import outbox
+from kb.tickets.senders import build_mail, signature, webhook_body
 
 SECRET = "s3cret-shared-with-the-helpdesk"
 T0 = datetime(2030, 1, 1, 12, 0, 0)
@@ -367,7 +368,7 @@ POSTGRES = os.environ.get("KB_TEST_POSTGRES_URL", "")
 def test_the_same_on_postgresql(articles_dir: Path, tmp_path: Path, smtp: tuple[Inbox, int]) -> None:
     """The migration, a ticket from the form and the claim race on PostgreSQL (read committed)."""
     inbox, port = smtp
-    migrate.upgrade(POSTGRES)
+    db.upgrade(POSTGRES)
     app = create_app(
         {
             "TESTING": True,
@@ -388,4 +389,4 @@ def test_the_same_on_postgresql(articles_dir: Path, tmp_path: Path, smtp: tuple[
         assert len(inbox.mails) == 6
     finally:
         engine_of(app).dispose()
-        migrate.downgrade(POSTGRES, "base")
+        db.downgrade(POSTGRES, "base")

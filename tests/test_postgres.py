@@ -24,7 +24,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, select, text
 
-from kb import create_app, migrate
+from kb import create_app, db
 from kb.models import ArticleView, Base, SearchClick, SearchEvent
 
 psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed: pip install 'psycopg[binary]'")
@@ -118,12 +118,12 @@ def tables(url: str) -> set[str]:
 
 def revisions() -> list[str]:
     """Every migration, oldest first."""
-    script = ScriptDirectory.from_config(migrate.alembic_config("sqlite://"))
+    script = ScriptDirectory.from_config(db.alembic_config("sqlite://"))
     return [r.revision for r in reversed(list(script.walk_revisions()))]
 
 
 def test_migrations_build_the_models_tables(database: str) -> None:
-    migrate.upgrade(database)
+    db.upgrade(database)
     assert tables(database) == set(Base.metadata.tables)
     engine = create_engine(database)
     with engine.connect() as conn:
@@ -142,25 +142,25 @@ def describe(difference: Any) -> str:
 
 
 def test_every_migration_goes_down_and_up_again(database: str) -> None:
-    migrate.upgrade(database)
+    db.upgrade(database)
     full = tables(database)
     steps = revisions()
     for below in reversed([None, *steps[:-1]]):
-        migrate.downgrade(database, below or "base")
-        migrate.upgrade(database, "head")
+        db.downgrade(database, below or "base")
+        db.upgrade(database, "head")
         assert tables(database) == full, below
     for revision in reversed(steps):
         before = tables(database)
-        migrate.downgrade(database, "-1")
+        db.downgrade(database, "-1")
         assert tables(database) < before, revision
     assert tables(database) == set()
-    migrate.upgrade(database)
+    db.upgrade(database)
     assert tables(database) == full
 
 
 @pytest.fixture
 def pg_app(indexed_root: Path, database: str) -> Any:
-    migrate.upgrade(database)
+    db.upgrade(database)
     return create_app(
         {
             "TESTING": True,

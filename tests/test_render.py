@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import MINI_ARTICLES, make_app, write_tree
 
-from kb.render import Section, render, split_sections
+from kb.content.render import Section, render, split_sections
 
 HOSTILE = """\
 ---

@@ -11,9 +11,10 @@ from conftest import make_app
 from sqlalchemy import select
 from test_contact import UNANSWERED, contact_page, fill
 
-from kb import deflection, tickets
 from kb.db import session_scope
 from kb.models import OutboxMessage, SearchEvent, Ticket, Vote, utcnow
+from kb.tickets import intake
+from kb.tracking import answers
 
 
 def make(indexed_root: Path, tmp_path: Path, **settings: Any) -> Any:
@@ -180,10 +181,10 @@ def test_no_acknowledgement_without_smtp(indexed_root: Path, tmp_path: Path) -> 
 
 def test_a_vote_again_updates_the_one_row(app: Any) -> None:
     with session_scope(app) as session:
-        first = deflection.record_vote(
+        first = answers.record_vote(
             session, visitor="v" * 32, article_id="en/a", revision="r1", helpful=False, query="q", source="contact"
         )
-        second = deflection.record_vote(
+        second = answers.record_vote(
             session,
             visitor="v" * 32,
             article_id="en/a",
@@ -202,5 +203,5 @@ def test_a_vote_again_updates_the_one_row(app: Any) -> None:
 
 
 def test_question_text_is_subject_then_message_in_one_line() -> None:
-    assert tickets.question_text("Points", "do not\r\nexpire  ") == "Points do not expire"
-    assert len(tickets.question_text("x", "y" * 1000)) == tickets.QUERY_MAX
+    assert intake.question_text("Points", "do not\r\nexpire  ") == "Points do not expire"
+    assert len(intake.question_text("x", "y" * 1000)) == intake.QUERY_MAX

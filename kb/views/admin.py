@@ -23,17 +23,18 @@ from flask_babel import gettext as _
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 
-from kb import analytics, reports, users
-from kb.analytics import gaps, helpfulness, searches, tickets
+from kb import analytics, users
+from kb.analytics import gaps, helpfulness, reports, searches
+from kb.analytics import ticket_list as tickets
+from kb.analytics.charts import bar_chart, line_chart
 from kb.analytics.deflection import RatePoint
 from kb.analytics.helpfulness import reason_label
 from kb.analytics.period import Period
-from kb.charts import bar_chart, line_chart
+from kb.analytics.tables import Table
 from kb.db import get_session
 from kb.extensions import limiter
 from kb.models import User, utcnow
 from kb.site_state import library, snapshot
-from kb.tables import Table
 
 log = logging.getLogger(__name__)
 

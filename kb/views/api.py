@@ -7,10 +7,10 @@ from typing import Any
 from flask import Blueprint, abort, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from kb import searching
 from kb.content import Article
-from kb.i18n import select_locale
+from kb.i18n.ui import select_locale
 from kb.site_state import library
+from kb.tracking import searching
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 

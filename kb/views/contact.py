@@ -22,15 +22,17 @@ from flask.typing import ResponseReturnValue
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 
-from kb import deflection, events, searching, tickets
 from kb.content import Article
 from kb.db import get_session
 from kb.errors import TicketNotSaved
 from kb.extensions import limiter
 from kb.forms import CAME_FROM_MAX, SUBJECT_MAX, ContactForm
-from kb.i18n import select_locale
+from kb.i18n.ui import select_locale
 from kb.site_state import library
-from kb.visitor import current_visitor
+from kb.tickets import intake
+from kb.tracking import answers as deflection
+from kb.tracking import events, searching
+from kb.tracking.visitor import current_visitor
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +90,7 @@ def form(locale: str | None = None) -> ResponseReturnValue:
     if not entry.validate():
         return _render_form(entry, locale, "invalid"), 422
     if not (request.form.get("send") or entry.js.data):  # without JavaScript: suggestions before sending
-        question = tickets.question_text(entry.subject.data or "", entry.message.data or "")
+        question = intake.question_text(entry.subject.data or "", entry.message.data or "")
         hits, search_id = searching.suggest(question, locale, source="contact")
         if hits:
             return render_template(
@@ -100,7 +102,7 @@ def form(locale: str | None = None) -> ResponseReturnValue:
                 locale=locale,
             )
     try:
-        ticket = tickets.submit(entry.submission(), locale)
+        ticket = intake.submit(entry.submission(), locale)
     except TicketNotSaved:
         return _render_form(entry, locale, "not_saved"), 503
     session["kb_sent"] = {"reference": ticket.reference, "email": ticket.email}

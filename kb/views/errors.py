@@ -23,7 +23,7 @@ def register(app: Flask) -> None:
             return jsonify(error=exc.name, message=exc.description, status=exc.code), exc.code
         locale = _locale_guess()
         if exc.code == 404:
-            from kb.searching import guesses_for_path
+            from kb.tracking.searching import guesses_for_path
 
             return render_template(
                 "errors/404.html", error=exc, locale=locale, suggestions=guesses_for_path(request.path, locale)

@@ -12,12 +12,12 @@ from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import SQLAlchemyError
 
-from kb import feedback
 from kb.content import Article
 from kb.db import get_session
 from kb.extensions import limiter
 from kb.site_state import library
-from kb.visitor import current_visitor
+from kb.tracking import votes
+from kb.tracking.visitor import current_visitor
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def _back(article: Article, step: str, query: str, error: str = "", comment: str
         "step": step,
         "query": query,
         "error": error,
-        "comment": comment[: feedback.COMMENT_MAX],
+        "comment": comment[: votes.COMMENT_MAX],
     }
     return redirect(f"{article.url}#feedback", 303)
 
@@ -52,10 +52,10 @@ def _back(article: Article, step: str, query: str, error: str = "", comment: str
 def vote() -> ResponseReturnValue:
     """Store a Yes/No (or the reason after a No) and go on to the next step."""
     article = get_article(request.form.get("article_id"))
-    query = str(request.form.get("query") or "")[: feedback.QUERY_MAX]
+    query = str(request.form.get("query") or "")[: votes.QUERY_MAX]
     try:
-        step = feedback.submit(get_session(), article, current_visitor(), request.form)
-    except feedback.FeedbackInvalid as exc:
+        step = votes.submit(get_session(), article, current_visitor(), request.form)
+    except votes.FeedbackInvalid as exc:
         if _wants_json():
             return jsonify(error=str(exc)), 422
         return _back(
@@ -95,7 +95,7 @@ def feedback_state(article_id: str) -> dict[str, str]:
 
 @bp.app_template_global()
 def feedback_reasons() -> dict[str, str]:
-    return {code: str(label) for code, label in feedback.REASONS.items()}
+    return {code: str(label) for code, label in votes.REASONS.items()}
 
 
 @bp.errorhandler(RateLimitExceeded)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from kb import searching
-from kb.i18n import select_locale
+from kb.i18n.ui import select_locale
 from kb.site_state import library
+from kb.tracking import searching
 
 bp = Blueprint("search", __name__)
 

@@ -6,11 +6,12 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 
-from kb import events, locales
 from kb.content import Article, Category
 from kb.db import get_session
+from kb.i18n import locales
 from kb.site_state import library
-from kb.visitor import current_visitor
+from kb.tracking import events
+from kb.tracking.visitor import current_visitor
 
 bp = Blueprint("site", __name__)
 

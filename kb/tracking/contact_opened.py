@@ -10,10 +10,10 @@ from flask import Flask, Response, request
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from kb import events
 from kb.db import get_session
 from kb.models import ContactOpened, utcnow
-from kb.visitor import current_visitor
+from kb.tracking import events
+from kb.tracking.visitor import current_visitor
 
 CONTACT_ENDPOINT = "contact.form"
 
@@ -39,7 +39,7 @@ def _after_request(response: Response) -> Response:
     if request.endpoint == CONTACT_ENDPOINT and request.method == "GET" and response.status_code == 200:
         locale = (request.view_args or {}).get("locale") or request.args.get("locale") or ""
         if not locale:
-            from kb.i18n import select_locale
+            from kb.i18n.ui import select_locale
 
             locale = select_locale()
         events.safely(record_contact_opened, get_session(), current_visitor(), str(locale))

@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from kb import delivery
 from kb.models import OutboxMessage, utcnow
+from kb.tickets import senders
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ def deliver_one(
     message_id: int,
     config: Mapping[str, Any],
     now: datetime | None = None,
-    send: Sender = delivery.send,
+    send: Sender = senders.send,
 ) -> str:
     """Claim and send one message: "sent", "retry", "failed", or "skipped" when not claimable by us."""
     now = now or utcnow()
@@ -151,7 +151,7 @@ def deliver_due(
     config: Mapping[str, Any],
     now: datetime | None = None,
     limit: int = 100,
-    send: Sender = delivery.send,
+    send: Sender = senders.send,
 ) -> Counter[str]:
     """Send every message due at ``now`` (``kb deliver``); count the outcomes."""
     now = now or utcnow()

@@ -13,7 +13,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
 from kb.config import PROJECT_ROOT
-from kb.i18n import TRANSLATIONS
+from kb.i18n.ui import TRANSLATIONS
 
 LOCALES = ("en", "fr", "ko", "ar")
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None, "lazy_ngettext": (1, 2)}

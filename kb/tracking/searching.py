@@ -7,12 +7,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from kb import events
 from kb.db import get_session
 from kb.models import SearchEvent
 from kb.search import Hit, SearchResult
 from kb.site_state import snapshot
-from kb.visitor import current_visitor
+from kb.tracking import events
+from kb.tracking.visitor import current_visitor
 
 log = logging.getLogger(__name__)
 

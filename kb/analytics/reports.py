@@ -16,9 +16,9 @@ from kb.analytics.deflection import Funnel, RatePoint
 from kb.analytics.gaps import KINDS, GapReport
 from kb.analytics.helpfulness import ArticleFigures, Attention, reason_label
 from kb.analytics.searches import PositionFigures, QueryFigures
-from kb.analytics.tickets import TicketRow
+from kb.analytics.tables import Column, Table, in_english
+from kb.analytics.ticket_list import TicketRow
 from kb.content import Library
-from kb.tables import Column, Table, in_english
 
 C = Column
 FIGURES = [

