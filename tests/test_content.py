@@ -72,6 +72,11 @@ BROKEN = {
                                       "1. [See](../getting-started/launch-your-program.md#no-such-heading)")},
         "en/points/linker.md", 10, "no-such-heading",
     ),
+    "reference-link-to-missing-article": (
+        {"en/points/linker.md": lines("---", "title: Linker", "summary: S", "---", "", "See [the guide][guide].",
+                                      "", "[guide]: missing-article.md")},
+        "en/points/linker.md", 8, "missing-article.md",
+    ),
     "link-to-missing-anchor-in-same-article": (
         {"en/points/linker.md": lines("---", "title: Linker", "summary: S", "---", "",
                                       "Jump to [steps](#stpes).", "", "## Steps", "", "Do it.")},
@@ -203,6 +208,14 @@ def test_links_inside_fenced_code_are_not_checked(tmp_path: Path) -> None:
     text = "---\ntitle: Code\nsummary: S\n---\n\n```markdown\n[example](not-an-article.md)\n```\n"
     library = load_library(tree(tmp_path, {"en/points/code.md": text}))
     assert library.errors == []
+
+
+def test_links_inside_indented_code_are_not_checked(tmp_path: Path) -> None:
+    text = lines("---", "title: Code", "summary: S", "---", "", "Write a link like this:", "",
+                 "    [example](not-an-article.md)", "", "Then save.")  # fmt: skip
+    library = load_library(tree(tmp_path, {"en/points/code.md": text}))
+    assert library.errors == []
+    assert library.get("en", "code") is not None
 
 
 def test_front_matter_fields_are_read(tmp_path: Path) -> None:

@@ -214,6 +214,11 @@ def test_article_without_intro_starts_with_its_first_heading() -> None:
     assert sections == [Section("Only", "only", 2, "Text & more.")]
 
 
+def test_heading_with_attributes_is_its_own_section() -> None:
+    sections = render("Intro.\n\n## Refunds {: .note }\n\nMoney back.\n").sections
+    assert sections == [Section("", "", 1, "Intro."), Section("Refunds", "refunds", 2, "Money back.")]
+
+
 def test_split_sections_of_empty_html_is_empty() -> None:
     assert split_sections("") == []
 

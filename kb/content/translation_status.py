@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kb.content.library import Article, Library, Problem
+from kb.content.article import Article, Problem
+from kb.content.library import Library
 
 
 @dataclass

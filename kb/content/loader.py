@@ -1,0 +1,195 @@
+"""Read the articles tree: front matter validated, bodies rendered once, links checked, into a Library.
+
+A broken article is reported as ``path:line: message`` and left out; every other article is served.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kb.content.article import Article, Category, Problem
+from kb.content.git_dates import Revision, file_revision, git_revisions
+from kb.content.library import Library
+from kb.content.links import check_references, render_article
+
+log = logging.getLogger(__name__)
+
+KNOWN_KEYS = {"title", "summary", "tags", "order", "aliases", "related", "draft", "translation_of"}
+
+
+def load_library(root: Path | str, include_drafts: bool = False) -> Library:
+    """Read, validate and render every article under ``root``; problems are collected, never raised."""
+    root = Path(root)
+    problems: list[Problem] = []
+    if not root.is_dir():
+        problems.append(Problem(str(root), 0, "articles folder not found"))
+        return Library(root, [], {}, problems)
+    revisions = git_revisions(root)
+    categories = _load_categories(root, problems)
+    parsed: list[Article] = []
+    unreadable: set[str] = set()
+    for path in sorted(root.glob("*/*/*.md")):
+        if any(part.startswith(("_", ".")) for part in path.relative_to(root).parts):
+            continue
+        article = _parse(root, path, revisions, problems)
+        if article is None:
+            unreadable.add(path.relative_to(root).as_posix())
+        else:
+            parsed.append(article)
+            key = (article.locale, article.category)
+            if key not in categories:
+                categories[key] = Category(article.locale, article.category, _title_from(article.category))
+    broken = _check_unique(parsed, problems)
+    by_path = {a.path: a for a in parsed}
+    for article in parsed:
+        render_article(article, by_path)
+    for article in parsed:
+        broken |= check_references(article, parsed, by_path, problems)
+    served = [a for a in parsed if a.path not in broken and (include_drafts or not a.draft)]
+    for rel in sorted(broken | unreadable):
+        log.warning("left out %s: see `kb check`", rel)
+    for key in [k for k in categories if not any((a.locale, a.category) == k for a in served)]:
+        del categories[key]
+    return Library(root, served, categories, problems)
+
+
+def _title_from(folder: str) -> str:
+    return folder.replace("-", " ").replace("_", " ").strip().capitalize()
+
+
+def _load_categories(root: Path, problems: list[Problem]) -> dict[tuple[str, str], Category]:
+    categories: dict[tuple[str, str], Category] = {}
+    for path in sorted(root.glob("*/*/_category.yml")):
+        locale, slug = path.parent.parent.name, path.parent.name
+        rel = str(path.relative_to(root))
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            line = exc.problem_mark.line + 1 if getattr(exc, "problem_mark", None) else 1  # type: ignore[attr-defined]
+            problems.append(Problem(rel, line, f"invalid YAML: {getattr(exc, 'problem', exc)}"))
+            data = {}
+        if not isinstance(data, dict):
+            problems.append(Problem(rel, 1, "expected a mapping with title, description and order"))
+            data = {}
+        categories[(locale, slug)] = Category(
+            locale,
+            slug,
+            str(data.get("title") or _title_from(slug)),
+            str(data.get("description") or ""),
+            int(data.get("order", 1000)) if str(data.get("order", "")).lstrip("-").isdigit() else 1000,
+        )
+    return categories
+
+
+def _parse(root: Path, path: Path, revisions: dict[Path, Revision], problems: list[Problem]) -> Article | None:
+    rel = path.relative_to(root).as_posix()
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        problems.append(Problem(rel, raw[: exc.start].count(b"\n") + 1, "not valid UTF-8"))
+        return None
+    lines = text.splitlines()
+    meta: Any = {}
+    body_start = 0
+    if lines and lines[0].strip() == "---":
+        end = next((i for i in range(1, len(lines)) if lines[i].strip() in ("---", "...")), None)
+        if end is None:
+            problems.append(Problem(rel, 1, "front matter opened with '---' is never closed"))
+            return None
+        try:
+            meta = yaml.safe_load("\n".join(lines[1:end])) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = mark.line + 2 if mark is not None else 1
+            problems.append(Problem(rel, line, f"invalid YAML in front matter: {getattr(exc, 'problem', exc)}"))
+            return None
+        body_start = end + 1
+    if not isinstance(meta, dict):
+        problems.append(Problem(rel, 2, "front matter must be a mapping of keys to values"))
+        return None
+    meta_lines = {
+        ln.split(":", 1)[0]: i + 1 for i, ln in enumerate(lines[:body_start]) if ":" in ln and not ln[0].isspace()
+    }
+
+    def line_of(key: str) -> int:
+        return meta_lines.get(key, 1)
+
+    title = meta.get("title")
+    if not isinstance(title, str) or not title.strip():
+        problems.append(Problem(rel, line_of("title"), "missing title: add `title: ...` to the front matter"))
+        return None
+    for key in sorted(set(meta) - KNOWN_KEYS):
+        problems.append(Problem(rel, line_of(str(key)), f"unknown front matter key {key!r}", "warning"))
+    lists: dict[str, list[str]] = {}
+    for key in ("tags", "aliases", "related"):
+        value = meta.get(key) or []
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str | int) for v in value):
+            problems.append(Problem(rel, line_of(key), f"{key} must be a list of words"))
+            return None
+        lists[key] = [str(v).strip() for v in value]
+    order = meta.get("order", 1000)
+    if not isinstance(order, int):
+        problems.append(Problem(rel, line_of("order"), "order must be a whole number"))
+        return None
+    if not meta.get("summary"):
+        problems.append(
+            Problem(rel, 1, "no summary: search results and the meta description use the first paragraph", "warning")
+        )
+    revision = file_revision(path, revisions)
+    locale, category = path.parent.parent.name, path.parent.name
+    return Article(
+        locale=locale,
+        slug=path.stem,
+        category=category,
+        path=rel,
+        title=title.strip(),
+        body="\n".join(lines[body_start:]),
+        summary=str(meta.get("summary") or "").strip(),
+        tags=lists["tags"],
+        order=order,
+        aliases=lists["aliases"],
+        related=lists["related"],
+        draft=bool(meta.get("draft", False)),
+        translation_of=str(meta.get("translation_of") or ""),
+        updated=revision.updated,
+        commit=revision.commit,
+        content_hash=hashlib.sha256(raw).hexdigest(),
+        body_line=body_start + 1,
+        meta_lines=meta_lines,
+    )
+
+
+def _check_unique(parsed: list[Article], problems: list[Problem]) -> set[str]:
+    """Report duplicate slugs and aliases within a locale; the later file is the broken one."""
+    broken: set[str] = set()
+    seen: dict[tuple[str, str], str] = {}
+    for article in parsed:
+        key = (article.locale, article.slug)
+        if key in seen:
+            problems.append(Problem(article.path, 1, f"duplicate slug {article.slug!r}: already used by {seen[key]}"))
+            broken.add(article.path)
+        else:
+            seen[key] = article.path
+    for article in parsed:
+        for alias in article.aliases:
+            key = (article.locale, alias)
+            if key in seen and seen[key] != article.path:
+                problems.append(
+                    Problem(
+                        article.path,
+                        article.meta_lines.get("aliases", 1),
+                        f"alias {alias!r} is already used by {seen[key]}",
+                    )
+                )
+                broken.add(article.path)
+            else:
+                seen[key] = article.path
+    return broken
