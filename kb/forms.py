@@ -7,8 +7,10 @@ from urllib.parse import urlsplit
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
+
+from kb.tracking.votes import COMMENT_MAX, REASONS, Answer
 
 NAME_MAX = 100
 EMAIL_MAX = 254
@@ -97,3 +99,63 @@ class ContactForm(FlaskForm):
     def hidden_fields(self) -> list[tuple[str, str]]:
         """(input name, value) of every data field, to carry them over in hidden inputs."""
         return [(getattr(self, name).name, getattr(self, name).data or "") for name in self.DATA_FIELDS]
+
+
+FEEDBACK_QUERY_MAX = 500  # the search that led to the article, as kept with the vote
+
+
+class FeedbackForm(FlaskForm):
+    """The article's "Did this answer your question?": Yes or No (step "vote"), then after a No why
+    (step "reason"); the field names are those templates/feedback/_widget.html and feedback.js post."""
+
+    article_id = HiddenField()
+    query = HiddenField()
+    step = HiddenField()
+    helpful = StringField()
+    reason = StringField()
+    comment = TextAreaField()
+
+    @property
+    def asks_why(self) -> bool:
+        return self.step.data == "reason"
+
+    def validate_helpful(self, field: Any) -> None:
+        if not self.asks_why and str(field.data or "").lower() not in ("yes", "no"):
+            raise ValidationError(_l("Answer Yes or No."))
+
+    def validate_reason(self, field: Any) -> None:
+        if self.asks_why and field.data and field.data not in REASONS:
+            raise ValidationError(_l("Choose one of the reasons."))
+
+    def validate_comment(self, field: Any) -> None:
+        if self.asks_why and len(str(field.data or "").strip()) > COMMENT_MAX:
+            raise ValidationError(_l("Keep your comment under %(max)d characters.", max=COMMENT_MAX))
+
+    def first_error(self) -> str:
+        """The message to show for the first field that did not validate ("" when none)."""
+        return next((str(messages[0]) for messages in self.errors.values() if messages), "")
+
+    @property
+    def query_text(self) -> str:
+        return " ".join(str(self.query.data or "").split())[:FEEDBACK_QUERY_MAX]
+
+    def answer(self) -> Answer:
+        """What the visitor answered, ready to store."""
+        return Answer(
+            step="reason" if self.asks_why else "vote",
+            helpful=str(self.helpful.data or "").lower() == "yes",
+            reason=self.reason.data or None,
+            comment=str(self.comment.data or "").strip() or None,
+            query=self.query_text,
+        )
+
+
+PASSWORD_MAX = 1000
+
+
+class LoginForm(FlaskForm):
+    """The admin's sign-in: any field that does not validate reads as a wrong email or password."""
+
+    email = EmailField(_l("Email address"), validators=[DataRequired(), Length(max=EMAIL_MAX)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=PASSWORD_MAX)])
+    next = HiddenField()  # the admin page to return to; anything off /admin leads to the overview

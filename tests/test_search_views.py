@@ -15,7 +15,6 @@ from conftest import make_app
 from sqlalchemy import select
 
 from kb.models import SearchClick, SearchEvent
-from kb.search.semantic import load_embedder
 from kb.site_state import snapshot
 
 NO_MODEL = {"EMBEDDING_MODEL": "/nonexistent/embedding-model", "MULTILINGUAL_MODEL": ""}
@@ -161,7 +160,6 @@ def test_without_the_model_results_come_from_keywords(
     missing = str(tmp_path / "no-model-here")
     monkeypatch.setenv("KB_EMBEDDING_MODEL", missing)
     monkeypatch.setenv("KB_MULTILINGUAL_MODEL", "")
-    load_embedder.cache_clear()  # loaded once per process: forget the real model so this one is tried
     app = make_app(indexed_root / "articles", indexed_root / "search_index", tmp_path / "kb.sqlite3")
     assert app.config["EMBEDDING_MODEL"] == missing
     client = app.test_client()

@@ -15,23 +15,19 @@ from sqlalchemy.orm import Session
 from kb.analytics import deflection
 from kb.analytics.period import Period, as_date, day_of
 from kb.models import ArticleView, Vote
+from kb.tracking.votes import REASONS
 
 Z_95 = 1.959963984540054  # two-sided 95 %
 NO_REASON = "none given"  # a No with no reason chosen, counted with the reasons
-# A reason code (kb.feedback.REASONS) as the admin reads it; an unknown code reads with spaces for "_".
-REASON_LABELS = {
-    "not_answered": _l("not answered"),
-    "out_of_date": _l("out of date"),
-    "hard_to_follow": _l("hard to follow"),
-    "missing": _l("missing"),
-    NO_REASON: _l("none given"),
-}
 
 
 def reason_label(code: str) -> str:
-    """The admin's short name for a reason code, in the request's language (lazy)."""
-    label = REASON_LABELS.get(code)
-    return label if label is not None else code.replace("_", " ")
+    """The admin's short name for a reason code (kb.tracking.votes.REASONS), in the request's language (lazy);
+    an unknown code reads with spaces for "_"."""
+    if code == NO_REASON:
+        return _l("none given")
+    reason = REASONS.get(code)
+    return reason.short if reason is not None else code.replace("_", " ")
 
 
 def wilson_lower_bound(positive: int, total: int, z: float = Z_95) -> float | None:

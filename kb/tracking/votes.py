@@ -1,35 +1,54 @@
-"""Feedback on an article: "Did this answer your question?" Yes or No, then after No one follow-up, no more.
+"""Votes: "Did this answer your question?" Yes or No on an article, and after a No one reason, no more.
 
-Both steps write the visitor's one Vote on the article (``kb.deflection.record_vote``: voting again
-updates it), with the revision read, the search that led there and the source "article".
+A visitor has one Vote per article (voting again updates it), with the revision read, the search or
+question that led there, and where it was cast: under the article ("article") or under a suggested
+answer in the contact form ("contact").
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kb.content import Article
 from kb.models import Vote, utcnow
-from kb.tracking.answers import record_vote
+from kb.tracking import store
 
-# Why an article did not answer: the follow-up's choices (stored code -> what the visitor reads).
-REASONS = {
-    "not_answered": _l("It did not answer my question"),
-    "out_of_date": _l("It is out of date"),
-    "hard_to_follow": _l("It was hard to follow"),
-    "missing": _l("Something was missing"),
-}
+VOTE_SOURCES = ("article", "contact")
 COMMENT_MAX = 1000
-QUERY_MAX = 500
 
 
-class FeedbackInvalid(ValueError):
-    """What the visitor sent cannot be stored; the message says what to change."""
+@dataclass(frozen=True)
+class Reason:
+    """A reason code's two names: what the visitor reads in the follow-up, and the admin's short name."""
+
+    asked: LazyString
+    short: LazyString
+
+
+# Why an article did not answer: the follow-up's choices, by the code stored with the vote.
+REASONS = {
+    "not_answered": Reason(_l("It did not answer my question"), _l("not answered")),
+    "out_of_date": Reason(_l("It is out of date"), _l("out of date")),
+    "hard_to_follow": Reason(_l("It was hard to follow"), _l("hard to follow")),
+    "missing": Reason(_l("Something was missing"), _l("missing")),
+}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One step of the widget as the visitor sent it (already checked by ``kb.forms.FeedbackForm``)."""
+
+    step: str  # "vote" (Yes or No) or "reason" (why, after a No)
+    helpful: bool
+    reason: str | None = None
+    comment: str | None = None
+    query: str = ""
 
 
 @dataclass(frozen=True)
@@ -40,41 +59,66 @@ class Step:
     helpful: bool
 
 
-def submit(session: Session, article: Article, visitor: str, form: Mapping[str, str]) -> Step:
-    """Store one step of the widget from ``form`` and return the next; raise FeedbackInvalid on bad input."""
-    query = " ".join(str(form.get("query") or "").split())[:QUERY_MAX]
-    if form.get("step") == "reason":
-        reason = str(form.get("reason") or "")
-        comment = str(form.get("comment") or "").strip()
-        if reason and reason not in REASONS:
-            raise FeedbackInvalid(str(_l("Choose one of the reasons.")))
-        if len(comment) > COMMENT_MAX:
-            raise FeedbackInvalid(str(_l("Keep your comment under %(max)d characters.", max=COMMENT_MAX)))
-        if not reason and not comment:  # nothing to add: the No stands as it is
-            return Step("thanks", False)
-        add_reason(session, visitor, article, reason or None, comment or None, query)
+def submit(session: Session, article: Article, visitor: str, answer: Answer) -> Step:
+    """Store one step of the widget and return the next."""
+    if answer.step == "reason":
+        if answer.reason or answer.comment:  # else nothing to add: the No stands as it is
+            add_reason(session, visitor, article, answer.reason, answer.comment, answer.query)
         return Step("thanks", False)
-    answer = str(form.get("helpful") or "").lower()
-    if answer not in ("yes", "no"):
-        raise FeedbackInvalid(str(_l("Answer Yes or No.")))
-    helpful = answer == "yes"
     record_vote(
         session,
         visitor=visitor,
         article_id=article.id,
         revision=article.revision,
-        helpful=helpful,
-        query=query,
+        helpful=answer.helpful,
+        query=answer.query,
         source="article",
     )
-    return Step("thanks" if helpful else "reason", helpful)
+    return Step("thanks" if answer.helpful else "reason", answer.helpful)
+
+
+def record_vote(
+    session: Session,
+    *,
+    visitor: str,
+    article_id: str,
+    revision: str,
+    helpful: bool,
+    query: str = "",
+    source: str = "article",
+    reason: str | None = None,
+    comment: str | None = None,
+    now: datetime | None = None,
+) -> Vote:
+    """Store a visitor's Yes/No on an article; a second vote on the same article replaces the first."""
+    now = now or utcnow()
+    values = {
+        "revision": revision,
+        "helpful": helpful,
+        "query": query,
+        "source": source if source in VOTE_SOURCES else "article",
+        "reason": reason or None,
+        "comment": comment or None,
+        "updated_at": now,
+    }
+    vote = _vote_of(session, visitor, article_id)
+    if vote is None:
+        vote = Vote(visitor=visitor, article_id=article_id, created_at=now, **values)
+        if store.insert_once(session, vote):
+            return vote
+        vote = _vote_of(session, visitor, article_id)  # a concurrent first vote won the insert: update it
+        if vote is None:  # pragma: no cover - the winning vote was deleted in between
+            raise RuntimeError("could not store the vote")
+    for key, value in values.items():
+        setattr(vote, key, value)
+    return store.save(session, vote)
 
 
 def add_reason(
     session: Session, visitor: str, article: Article, reason: str | None, comment: str | None, query: str
 ) -> None:
     """Add why to the visitor's No (casting the No first if it is missing, e.g. a lost session)."""
-    vote = session.scalars(select(Vote).where(Vote.visitor == visitor, Vote.article_id == article.id)).first()
+    vote = _vote_of(session, visitor, article.id)
     if vote is None or vote.helpful:
         record_vote(
             session,
@@ -89,4 +133,8 @@ def add_reason(
         )
         return
     vote.reason, vote.comment, vote.updated_at = reason, comment, utcnow()
-    session.commit()
+    store.save(session, vote)
+
+
+def _vote_of(session: Session, visitor: str, article_id: str) -> Vote | None:
+    return session.scalars(select(Vote).where(Vote.visitor == visitor, Vote.article_id == article_id)).first()

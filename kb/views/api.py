@@ -10,7 +10,7 @@ from flask.typing import ResponseReturnValue
 from kb.content import Article
 from kb.i18n.ui import select_locale
 from kb.site_state import library
-from kb.tracking import searching
+from kb.tracking import search_log
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -62,8 +62,8 @@ def search() -> ResponseReturnValue:
     query = request.args.get("q", "").strip()
     locale = _locale()
     limit = max(1, min(50, request.args.get("limit", 10, type=int) or 10))
-    found = searching.search_page(query, locale, request.args.get("category") or None, 1, limit, source="api")
-    return jsonify(searching.result_json(found))
+    found = search_log.search_page(query, locale, request.args.get("category") or None, 1, limit, source="api")
+    return jsonify(search_log.result_json(found))
 
 
 @bp.get("/suggest")
@@ -71,7 +71,7 @@ def suggest() -> ResponseReturnValue:
     query = request.args.get("q", "").strip()
     locale = _locale()
     source = "contact" if request.args.get("source") == "contact" else "suggest"
-    hits, search_id = searching.suggest(query, locale, source=source)
+    hits, search_id = search_log.suggest(query, locale, source=source)
     return jsonify(query=query, locale=locale, search_id=search_id, suggestions=[h.as_json() for h in hits])
 
 

@@ -9,7 +9,6 @@ from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
-    abort,
     current_app,
     jsonify,
     redirect,
@@ -22,35 +21,21 @@ from flask.typing import ResponseReturnValue
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 
-from kb.content import Article
 from kb.db import get_session
 from kb.errors import TicketNotSaved
 from kb.extensions import limiter
 from kb.forms import CAME_FROM_MAX, SUBJECT_MAX, ContactForm
-from kb.i18n.ui import select_locale
 from kb.site_state import library
 from kb.tickets import intake
-from kb.tracking import answers as deflection
-from kb.tracking import events, searching
+from kb.tracking import answers, search_log, store, votes
+from kb.tracking.contact_opened import record_contact_opened
 from kb.tracking.visitor import current_visitor
+from kb.views.lookups import get_article, get_locale_or_404
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("contact", __name__)
-
-
-def get_locale_or_404(locale: str | None) -> str:
-    locale = locale or select_locale()
-    if locale not in library().locales:
-        abort(404, description=f"There is no help center in {locale!r}.")
-    return locale
-
-
-def get_article(article_id: Any) -> Article:
-    article = library().by_id(str(article_id or ""))
-    if article is None:
-        abort(404, description="No such article.")
-    return article
+VOTE_QUERY_MAX = 2000  # the question the suggested answer was for, as kept with a vote
 
 
 def _contact_form(locale: str) -> ContactForm:
@@ -81,7 +66,9 @@ def form(locale: str | None = None) -> ResponseReturnValue:
     if request.method == "GET":
         entry.subject.data = request.args.get("subject", "")[:SUBJECT_MAX]
         entry.came_from.data = _came_from()
-        return _render_form(entry, locale)
+        page = _render_form(entry, locale)
+        store.safely(record_contact_opened, get_session(), current_visitor(), locale)
+        return page
     if entry.is_spam:  # a bot filled the hidden field: say "thanks", store nothing
         log.info("contact form: honeypot filled, message dropped")
         return render_template("contact/sent.html", locale=locale, reference=None, email=None)
@@ -91,7 +78,7 @@ def form(locale: str | None = None) -> ResponseReturnValue:
         return _render_form(entry, locale, "invalid"), 422
     if not (request.form.get("send") or entry.js.data):  # without JavaScript: suggestions before sending
         question = intake.question_text(entry.subject.data or "", entry.message.data or "")
-        hits, search_id = searching.suggest(question, locale, source="contact")
+        hits, search_id = search_log.suggest(question, locale, source="contact")
         if hits:
             return render_template(
                 "contact/before_you_send.html",
@@ -134,8 +121,8 @@ def opened() -> ResponseReturnValue:
     """Record that a suggested answer was opened in place (JSON from contact.js)."""
     data = _payload()
     article = get_article(data.get("article_id"))
-    events.safely(
-        deflection.record_opened,
+    store.safely(
+        answers.record_opened,
         get_session(),
         visitor=current_visitor(),
         article_id=article.id,
@@ -152,14 +139,14 @@ def vote() -> ResponseReturnValue:
     data = _payload()
     article = get_article(data.get("article_id"))
     helpful = str(data.get("helpful", "")).lower() in ("1", "true", "yes")
-    events.safely(
-        deflection.record_vote,
+    store.safely(
+        votes.record_vote,
         get_session(),
         visitor=current_visitor(),
         article_id=article.id,
         revision=article.revision,
         helpful=helpful,
-        query=str(data.get("query") or ""),
+        query=str(data.get("query") or "")[:VOTE_QUERY_MAX],
         source="contact",
     )
     if request.is_json:

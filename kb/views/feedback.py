@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, session
 from flask.typing import ResponseReturnValue
@@ -15,25 +14,17 @@ from sqlalchemy.exc import SQLAlchemyError
 from kb.content import Article
 from kb.db import get_session
 from kb.extensions import limiter
+from kb.forms import FeedbackForm
 from kb.site_state import library
 from kb.tracking import votes
 from kb.tracking.visitor import current_visitor
+from kb.views.errors import wants_json
+from kb.views.lookups import get_article
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("feedback", __name__)
 STATE = "kb_feedback"  # the widget's step after a post without JavaScript: {article, step, query, error}
-
-
-def get_article(article_id: Any) -> Article:
-    article = library().by_id(str(article_id or ""))
-    if article is None:
-        abort(404, description="No such article.")
-    return article
-
-
-def _wants_json() -> bool:
-    return request.accept_mimetypes.best == "application/json"
 
 
 def _back(article: Article, step: str, query: str, error: str = "", comment: str = "") -> ResponseReturnValue:
@@ -51,30 +42,26 @@ def _back(article: Article, step: str, query: str, error: str = "", comment: str
 @limiter.limit(lambda: str(current_app.config["FEEDBACK_RATE_LIMIT"]))
 def vote() -> ResponseReturnValue:
     """Store a Yes/No (or the reason after a No) and go on to the next step."""
-    article = get_article(request.form.get("article_id"))
-    query = str(request.form.get("query") or "")[: votes.QUERY_MAX]
+    form = FeedbackForm()
+    article = get_article(form.article_id.data)
+    if not form.validate():
+        message = form.first_error()
+        if wants_json():
+            return jsonify(error=message), 422
+        back_to = "reason" if form.asks_why else "ask"
+        return _back(article, back_to, form.query_text, message, str(form.comment.data or ""))
     try:
-        step = votes.submit(get_session(), article, current_visitor(), request.form)
-    except votes.FeedbackInvalid as exc:
-        if _wants_json():
-            return jsonify(error=str(exc)), 422
-        return _back(
-            article,
-            "reason" if request.form.get("step") == "reason" else "ask",
-            query,
-            str(exc),
-            str(request.form.get("comment") or ""),
-        )
+        step = votes.submit(get_session(), article, current_visitor(), form.answer())
     except SQLAlchemyError:
         log.exception("could not store feedback on %s", article.id)
         get_session().rollback()
         message = _("Sorry, we could not save your answer. Please try again.")
-        if _wants_json():
+        if wants_json():
             return jsonify(error=message), 503
-        return _back(article, "ask", query, message)
-    if _wants_json():
+        return _back(article, "ask", form.query_text, message)
+    if wants_json():
         return jsonify(step=step.name, helpful=step.helpful)
-    return _back(article, step.name, query)
+    return _back(article, step.name, form.query_text)
 
 
 @bp.app_template_global()
@@ -95,14 +82,15 @@ def feedback_state(article_id: str) -> dict[str, str]:
 
 @bp.app_template_global()
 def feedback_reasons() -> dict[str, str]:
-    return {code: str(label) for code, label in votes.REASONS.items()}
+    """The follow-up's choices after a No: reason code -> what the visitor reads."""
+    return {code: str(reason.asked) for code, reason in votes.REASONS.items()}
 
 
 @bp.errorhandler(RateLimitExceeded)
 def rate_limited(exc: RateLimitExceeded) -> ResponseReturnValue:
     """Too many answers from one address: say so, and link back to the article."""
     message = _("You have sent a lot of feedback in a short time. Please try again in a few minutes.")
-    if _wants_json():
+    if wants_json():
         return jsonify(error=message), 429
     article = library().by_id(str(request.form.get("article_id") or ""))
     return render_template(
@@ -117,7 +105,7 @@ def rate_limited(exc: RateLimitExceeded) -> ResponseReturnValue:
 def expired(exc: CSRFError) -> ResponseReturnValue:
     """A missing or expired token: nothing is stored; back to the article to answer again."""
     message = _("Your page was open for a long time, so we could not save your answer. Please answer again.")
-    if _wants_json():
+    if wants_json():
         return jsonify(error=message), 400
     article = library().by_id(str(request.form.get("article_id") or ""))
     if article is None:

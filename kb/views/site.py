@@ -6,27 +6,15 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 
-from kb.content import Article, Category
+from kb.content import Article
 from kb.db import get_session
 from kb.i18n import locales
 from kb.site_state import library
-from kb.tracking import events
+from kb.tracking import article_views, store
 from kb.tracking.visitor import current_visitor
+from kb.views.lookups import get_category, get_locale_or_404
 
 bp = Blueprint("site", __name__)
-
-
-def get_locale_or_404(locale: str) -> str:
-    if locale not in library().locales:
-        abort(404, description=f"There is no help center in {locale!r}.")
-    return locale
-
-
-def get_category(locale: str, slug: str) -> Category:
-    category = library().category(get_locale_or_404(locale), slug)
-    if category is None:
-        abort(404, description="This category does not exist.")
-    return category
 
 
 @bp.get("/")
@@ -41,7 +29,7 @@ def home(locale: str) -> str:
     lib = library()
     get_locale_or_404(locale)
     categories = [(c, len(lib.in_locale(locale, c.slug))) for c in lib.categories_in(locale)]
-    popular_ids = events.safely(events.most_viewed, get_session(), locale) or []
+    popular_ids = store.safely(article_views.most_viewed, get_session(), locale) or []
     popular = [a for a in (lib.by_id(i) for i in popular_ids) if a is not None]
     if len(popular) < 6:
         popular += [a for a in lib.in_locale(locale) if a not in popular][: 6 - len(popular)]
@@ -68,7 +56,7 @@ def article(locale: str, slug: str) -> Response | str:
         if found is None:
             abort(404, description="We could not find that article. It may have moved.")
     source, query = _came_from()
-    events.safely(events.record_view, get_session(), current_visitor(), found.id, found.revision, source, query)
+    store.safely(article_views.record_view, get_session(), current_visitor(), found.id, found.revision, source, query)
     related = [a for a in (lib.get(found.locale, s) for s in found.related) if a is not None]
     translations = lib.translations(found)
     return render_template(
@@ -97,7 +85,7 @@ def choose_language(locale: str) -> Response:
 def _came_from() -> tuple[str, str]:
     """Where the visitor came from: an explicit ``from`` parameter, else the referring page."""
     source = request.args.get("from", "")
-    if source in events.VIEW_SOURCES:
+    if source in article_views.VIEW_SOURCES:
         return source, request.args.get("q", "")[:500]
     referrer = urlsplit(request.referrer or "")
     if referrer.netloc != request.host:
