@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 
 csrf = CSRFProtect()
+# Who is signed in to /admin; kb.views.admin loads the user and ends idle sessions.
+login_manager = LoginManager()
 # Counted per client address; storage from RATELIMIT_STORAGE_URI (memory:// by default, redis:// to share
 # the count between web processes). Only routes that ask for a limit have one.
 limiter = Limiter(key_func=get_remote_address)

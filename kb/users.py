@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from flask_login import UserMixin
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -12,6 +15,14 @@ from kb.models import User, utcnow
 PASSWORD_MIN = 10
 # Checked against when the email is unknown, so a wrong address takes as long as a wrong password.
 _NOBODY = generate_password_hash("not a password of anyone")
+
+
+@dataclass(frozen=True, eq=False)
+class Admin(UserMixin):
+    """A signed-in user as Flask-Login keeps them: the id it stores in the session and the email shown."""
+
+    id: int
+    email: str
 
 
 class PasswordWeak(KbError):
@@ -54,3 +65,9 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
 
 def get_user(session: Session, user_id: int) -> User | None:
     return session.get(User, user_id)
+
+
+def get_admin(session: Session, user_id: str) -> Admin | None:
+    """The user whose id Flask-Login kept in the session, or None when there is no such user any more."""
+    user = get_user(session, int(user_id)) if user_id.isdigit() else None
+    return Admin(user.id, user.email) if user is not None else None

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
-import socket
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import make_app
+from conftest import free_port, make_app, write_tree
 from sqlalchemy import select
 from visitors import Visitor, token_in
 
@@ -142,6 +141,20 @@ def test_login_is_rate_limited(indexed_root: Path, tmp_path: Path) -> None:
     assert client.get("/admin/").status_code == 302
 
 
+def test_signing_in_starts_a_new_session(site: Any) -> None:
+    client = site.test_client()
+    token = token_in(client.get("/admin/login").get_data(as_text=True))
+    with client.session_transaction() as state:
+        state["planted"] = "by someone else"  # a session fixed before the login
+    client.post("/admin/login", data={"csrf_token": token, "email": EMAIL, "password": PASSWORD})
+    with client.session_transaction() as state:
+        assert "planted" not in state and state["_user_id"] and state["kb_admin"]["seen"]
+    with session_scope(site) as session:
+        session.delete(session.scalars(select(User)).one())
+        session.commit()
+    assert client.get("/admin/").status_code == 302  # a removed user is signed out
+
+
 def test_an_idle_session_times_out(site: Any) -> None:
     site.config["PERMANENT_SESSION_LIFETIME"] = 60
     client, _ = sign_in(site)
@@ -244,8 +257,38 @@ def test_filters_by_date_range_and_locale(site: Any, admin: Any) -> None:
     html = admin.get("/admin/articles?from=2001-01-01&to=2001-01-31").get_data(as_text=True)
     assert "No article was read or voted on in this period" in html
     assert 'value="2001-01-01"' in html and 'value="2001-01-31"' in html
-    html = admin.get("/admin/articles?locale=en").get_data(as_text=True)
+    html = admin.get("/admin/articles?data_locale=en").get_data(as_text=True)
     assert "Cancel your subscription" in html and '<option value="en" selected>' in html
+
+
+KOREAN_CANCEL = """\
+    ---
+    title: 구독 취소
+    summary: Perkly 결제를 중단하는 방법.
+    ---
+
+    **설정 > 결제**에서 **구독 취소**를 누르세요.
+    """
+
+
+def test_the_data_filter_is_not_the_page_language(articles_dir: Path, tmp_path: Path) -> None:
+    write_tree(articles_dir, {"ko/billing/cancel-your-subscription.md": KOREAN_CANCEL})
+    write_tree(articles_dir, {"fr/billing/cancel-your-subscription.md": KOREAN_CANCEL.replace("구독 취소", "Résilier")})
+    app = make_app(articles_dir, tmp_path / "no_index", tmp_path / "kb.sqlite3", **SETTINGS)
+    add_user(app)
+    Visitor(app).vote(CANCEL, False)
+    Visitor(app).vote("ko/cancel-your-subscription", True)
+    client, _ = sign_in(app)
+    client.set_cookie("kb_locale", "fr")  # the admin reads French, the figures are of the Korean articles
+    html = client.get("/admin/articles?data_locale=ko").get_data(as_text=True)
+    assert '<html lang="fr"' in html and "Vue d’ensemble" in html and "Vues" in html
+    assert "구독 취소" in html and "Cancel your subscription" not in html and "Résilier" not in html
+    assert '<option value="ko" selected>' in html and "data_locale=ko" in html  # kept in the links
+    csv_response = client.get("/admin/articles?data_locale=ko&export=csv")
+    assert "-ko.csv" in csv_response.headers["Content-Disposition"]
+    assert "구독 취소" in csv_response.get_data(as_text=True)
+    html = client.get("/admin/articles?locale=ko").get_data(as_text=True)
+    assert "Cancel your subscription" in html and "구독 취소" in html  # ?locale= is the page's language only
 
 
 def test_article_page_shows_history_comments_and_queries(site: Any, admin: Any) -> None:
@@ -262,12 +305,6 @@ def test_article_page_shows_history_comments_and_queries(site: Any, admin: Any) 
     assert csv_text.splitlines()[0].startswith("Revision,First seen,Views,Votes")
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_tickets_show_context_and_failed_deliveries(indexed_root: Path, tmp_path: Path) -> None:
     app = make_app(
         indexed_root / "articles",
@@ -277,7 +314,7 @@ def test_tickets_show_context_and_failed_deliveries(indexed_root: Path, tmp_path
         TICKET_DELIVERY="webhook",
         OUTBOX_MAX_ATTEMPTS=1,
         DELIVERY_TIMEOUT_SECONDS=1,
-        TICKET_WEBHOOK_URL=f"http://127.0.0.1:{_closed_port()}/hook",
+        TICKET_WEBHOOK_URL=f"http://127.0.0.1:{free_port()}/hook",
     )
     add_user(app)
     visitor = Visitor(app)

@@ -342,6 +342,24 @@ def test_kb_report_puts_needs_attention_first_in_every_format(site: Any) -> None
     assert result.exit_code == 2 and "--since" in result.output
 
 
+def test_report_tables_are_what_kb_report_prints(site: Any) -> None:
+    for helpful in [False] * 5 + [True]:
+        Visitor(site).vote(CANCEL, helpful)
+    with site.app_context(), session_scope(site) as session:
+        from kb.site_state import library
+
+        printed = analytics.report_tables(session, Period.last(7), library(), weekly=True)
+        text = printed.text_blocks(limit=20)
+    assert [title for title, _table in printed.tables][:3] == [
+        "Needs attention (visitors likely failed)",
+        "Deflection funnel",
+        "Deflection rate per week",
+    ]
+    assert printed.tables[0][1].rows[0]["article_id"] == CANCEL
+    assert text[0].startswith("kb report: ") and "6 votes (17% helpful)" in text[1]
+    assert text[2].startswith("Needs attention") and "Cancel your subscription" in text[2]
+
+
 def test_figures_are_filtered_by_locale(site: Any) -> None:
     Visitor(site).vote(CANCEL, False)
     Visitor(site).search_page("points expiry")
@@ -361,13 +379,7 @@ def test_overview_of_an_empty_period_is_empty(site: Any) -> None:
 
 # -- the same SQL on PostgreSQL ---------------------------------------------------------------------------
 
-try:  # a throwaway PostgreSQL server per test session, when the binaries and psycopg are there
-    from test_postgres import database, postgres  # noqa: F401
-except pytest.skip.Exception:
-
-    @pytest.fixture
-    def database() -> None:
-        pytest.skip("psycopg is not installed: pip install 'psycopg[binary]'")
+# ``database`` (conftest.py): a fresh database on the session's throwaway PostgreSQL server, else a skip.
 
 
 def test_the_same_figures_on_postgresql(indexed_root: Path, database: str) -> None:

@@ -121,3 +121,14 @@ def test_demo_search_tests_pass(tmp_path) -> None:  # type: ignore[no-untyped-de
     result = app.test_cli_runner().invoke(args=["check"])
     assert result.exit_code == 0, result.output
     assert " 0 error(s)" in result.output, result.output
+
+
+def test_check_is_a_plain_function_that_sorts_and_counts(tmp_path: Path) -> None:
+    from kb.checks import check as run_check
+
+    files = {**MINI_ARTICLES, "en/points/broken.md": "---\ntitle: [\n---\n"}
+    result = run_check(write_tree(tmp_path / "articles", files), "en")
+    assert (result.articles, result.tested, result.errors, result.warnings) == (4, 0, 1, 1)
+    assert [p.path for p in result.problems] == sorted(p.path for p in result.problems)
+    assert result.failed() and result.failed(strict=True)
+    assert COUNT_LINE.match(result.lines()[-1])

@@ -3,7 +3,8 @@
 Every figure is aggregated in the database (GROUP BY, EXISTS) with portable SQL, so a report over a
 million recorded events reads a few hundred rows, not the events. Modules: ``helpfulness`` (views, votes,
 Wilson bound, needs attention), ``deflection`` (explicit, implicit, failed; the funnel), ``searches``,
-``gaps`` (unanswered questions grouped by meaning) and ``tickets``.
+``gaps`` (unanswered questions grouped by meaning) and ``tickets``; ``report`` and ``report_tables`` are
+what `kb report` prints, as data or as tables.
 """
 
 from __future__ import annotations
@@ -15,14 +16,27 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from kb.analytics import deflection, gaps, helpfulness, searches
+from kb import config as kb_config
+from kb.analytics import deflection, gaps, helpfulness, reports, searches
 from kb.analytics.deflection import Funnel, RatePoint
 from kb.analytics.helpfulness import ArticleFigures, Attention, HelpfulPoint, wilson_lower_bound
 from kb.analytics.period import Period, parse_span
 from kb.analytics.searches import SearchTotals
+from kb.analytics.tables import Table
+from kb.content import Library
 from kb.models import utcnow
 
-__all__ = ["Overview", "Period", "Settings", "overview", "parse_span", "report", "wilson_lower_bound"]
+__all__ = [
+    "Overview",
+    "Period",
+    "Settings",
+    "TableReport",
+    "overview",
+    "parse_span",
+    "report",
+    "report_tables",
+    "wilson_lower_bound",
+]
 
 
 @dataclass
@@ -51,23 +65,23 @@ class Overview:
         return not (self.views or self.votes or self.searches.searches or self.funnel.opened or self.funnel.tickets)
 
 
+_DEFAULTS = kb_config.Settings()  # the one home of the defaults; these figures read it
+
+
 @dataclass(frozen=True)
 class Settings:
     """The judgement calls behind the figures, from the app's settings."""
 
-    min_votes: int = 5  # ATTENTION_MIN_VOTES
+    min_votes: int = _DEFAULTS.attention_min_votes
     confident: float | None = None  # SUGGEST_THRESHOLD: a search's top result below it found nothing
-    gap_similarity: float = 0.6  # GAP_SIMILARITY
-    gap_limit: int = 500  # GAP_MAX_QUESTIONS
+    gap_similarity: float = _DEFAULTS.gap_similarity
+    gap_limit: int = _DEFAULTS.gap_max_questions
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> Settings:
-        return cls(
-            int(config["ATTENTION_MIN_VOTES"]),
-            float(config["SUGGEST_THRESHOLD"]),
-            float(config["GAP_SIMILARITY"]),
-            int(config["GAP_MAX_QUESTIONS"]),
-        )
+    def from_config(cls, config: kb_config.Settings | Mapping[str, Any]) -> Settings:
+        """The analytics part of the app's settings; a mapping such as ``app.config`` is parsed first."""
+        app = config if isinstance(config, kb_config.Settings) else kb_config.Settings.from_mapping(config)
+        return cls(app.attention_min_votes, app.suggest_threshold, app.gap_similarity, app.gap_max_questions)
 
 
 def bucket_for(period: Period) -> str:
@@ -180,6 +194,73 @@ def report(
             "gaps": [g.as_dict(3) for g in gap_report.gaps[:limit]],
         },
     }
+
+
+@dataclass
+class TableReport:
+    """The report as titled tables (the needs-attention list first), with the figures its headline says."""
+
+    view: Overview
+    min_votes: int
+    tables: list[tuple[str, Table]]
+
+    def text_blocks(self, limit: int) -> list[str]:
+        """The report for a terminal, block by block: the headline, then each table cut at ``limit`` rows."""
+        view, period, funnel = self.view, self.view.period, self.view.funnel
+        where = f" in {period.locale}" if period.locale else ""
+        blocks = [
+            f"kb report{where}: {period.start:%Y-%m-%d %H:%M} to {period.end:%Y-%m-%d %H:%M} UTC\n",
+            f"{view.views:,} article views, {view.votes:,} votes ({reports.share(view.helpful_share)} helpful), "
+            f"{view.searches.searches:,} searches, {funnel.tickets:,} tickets; deflection rate "
+            f"{reports.share(funnel.rate)}\n",
+        ]
+        if view.held_back:
+            blocks.append(f"({view.held_back} article(s) with a No held back: fewer than {self.min_votes} votes)\n")
+        for title, table in self.tables:
+            whole = table.name in ("deflection-funnel", "deflection-rate")  # never cut short
+            blocks.append(reports.as_text(table, title, len(table.rows) if whole else limit))
+        return blocks
+
+
+def report_tables(
+    session: Session,
+    period: Period,
+    library: Library | None,
+    settings: Settings | None = None,
+    encode: gaps.Encode | None = None,
+    now: datetime | None = None,
+    limit: int = 20,
+    weekly: bool = False,
+) -> TableReport:
+    """All the figures as tables, for the terminal and CSV; ``weekly`` puts the deflection rate in weeks."""
+    settings = settings or Settings()
+    now = now or utcnow()
+    view = overview(session, period, settings, now, limit)
+    weekly = weekly or view.bucket == "week"
+    rate = deflection.rate_over_time(session, period, now, "week") if weekly else view.rate
+    gap_report = gaps.content_gaps(
+        session, period, encode, settings.gap_similarity, settings.gap_limit, settings.confident
+    )
+    tables = [
+        ("Needs attention (visitors likely failed)", reports.attention_table(view.attention, library)),
+        ("Deflection funnel", reports.funnel_table(view.funnel)),
+        (f"Deflection rate per {'week' if weekly else view.bucket}", reports.rate_table(rate)),
+        ("Articles", reports.articles_table(view.articles.values(), library)),
+        ("Top queries", reports.queries_table("top-queries", searches.top_queries(session, period, limit))),
+        (
+            "Queries with no confident result",
+            reports.queries_table(
+                "no-result-queries", searches.no_result_queries(session, period, limit, settings.confident)
+            ),
+        ),
+        (
+            "Bounced queries (results shown, nothing opened)",
+            reports.queries_table("bounced-queries", searches.bounced_queries(session, period, limit)),
+        ),
+        ("Click-through by position", reports.positions_table(searches.click_through_by_position(session, period))),
+        ("Content gaps (what to write next)", reports.gaps_table(gap_report, 3)),
+    ]
+    return TableReport(view, settings.min_votes, tables)
 
 
 def _round(value: float | None) -> float | None:

@@ -10,11 +10,16 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import date
+from typing import TYPE_CHECKING
 
 from babel.dates import format_skeleton
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
+
+if TYPE_CHECKING:
+    from kb.analytics import Overview
+    from kb.analytics.deflection import RatePoint
 
 ACCENT = "#2f55d4"
 GRID = "#d9dde6"
@@ -133,3 +138,32 @@ def line_chart(
             )
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def overview_charts(view: Overview) -> dict[str, Markup]:
+    """The overview page's three charts: the funnel, the deflection rate and the helpful votes over time."""
+    weekly = view.bucket == "week"
+    return {
+        "funnel": bar_chart("funnel", _("Deflection funnel (visitor-days)"), view.funnel.steps()),
+        "rate": line_chart(
+            "deflection-rate",
+            _("Deflection rate per week") if weekly else _("Deflection rate per day"),
+            [(p.day, p.rate, _rate_note(p, weekly)) for p in view.rate],
+        ),
+        "helpful": line_chart(
+            "helpfulness",
+            _("Helpful votes per week") if weekly else _("Helpful votes per day"),
+            [
+                (p.day, p.share, _("%(helpful)d of %(votes)d votes", helpful=p.helpful, votes=p.votes))
+                for p in view.helpfulness
+            ],
+        ),
+    }
+
+
+def _rate_note(point: RatePoint, weekly: bool) -> str:
+    """What one point of the deflection rate is made of, for its tooltip."""
+    figures = {"day": point.day, "resolved": point.resolved, "tickets": point.tickets}
+    if weekly:
+        return _("week of %(day)s: %(resolved)d resolved, %(tickets)d tickets", **figures)
+    return _("%(day)s: %(resolved)d resolved, %(tickets)d tickets", **figures)

@@ -19,56 +19,70 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext as _
+from flask_babel import get_locale
 from flask_limiter import RateLimitExceeded
+from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError
 
 from kb import analytics, users
 from kb.analytics import gaps, helpfulness, reports, searches
 from kb.analytics import ticket_list as tickets
-from kb.analytics.charts import bar_chart, line_chart
-from kb.analytics.deflection import RatePoint
+from kb.analytics.charts import overview_charts
 from kb.analytics.helpfulness import reason_label
 from kb.analytics.period import Period
 from kb.analytics.tables import Table
 from kb.db import get_session
-from kb.extensions import limiter
-from kb.models import User, utcnow
+from kb.extensions import limiter, login_manager
+from kb.forms import LoginForm
+from kb.models import utcnow
 from kb.site_state import library, snapshot
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-SESSION_KEY = "kb_admin"  # {"id": user id, "seen": unix time of the last request}
+SESSION_KEY = "kb_admin"  # {"seen": unix time of the last request}; Flask-Login keeps who it is
 DEFAULT_DAYS = 30
 TICKETS_PER_PAGE = 50
 PUBLIC = ("admin.login",)
+DATA_LOCALE = "data_locale"  # the articles' language the figures are of; ``locale`` is the page's language
 
 
 # -- who is signed in --------------------------------------------------------------------------------
+
+
+@login_manager.user_loader
+def _load_admin(user_id: str) -> users.Admin | None:
+    return users.get_admin(get_session(), user_id)
 
 
 def _lifetime() -> float:
     return current_app.permanent_session_lifetime.total_seconds()
 
 
-def current_admin() -> User | None:
+def _sign_out() -> None:
+    logout_user()
+    session.pop(SESSION_KEY, None)
+
+
+def current_admin() -> users.Admin | None:
     """The signed-in user, or None; a session idle for longer than PERMANENT_SESSION_LIFETIME has ended."""
     state = session.get(SESSION_KEY)
     if not isinstance(state, dict):
+        if "_user_id" in session:  # signed in without the admin's clock: not a session this page made
+            logout_user()
         return None
     now = time.time()
     if now - float(state.get("seen", 0)) > _lifetime():
-        session.pop(SESSION_KEY, None)
+        _sign_out()
         g.admin_timed_out = True
         return None
-    user = users.get_user(get_session(), int(state.get("id", 0)))
-    if user is None:
-        session.pop(SESSION_KEY, None)
+    if not current_user.is_authenticated:  # the user was removed since
+        _sign_out()
         return None
-    session[SESSION_KEY] = {"id": user.id, "seen": now}
+    session[SESSION_KEY] = {"seen": now}
     session.permanent = True
-    return user
+    admin: users.Admin = current_user._get_current_object()
+    return admin
 
 
 @bp.before_request
@@ -94,46 +108,47 @@ def _safe_next(target: str | None) -> str:
     return target if target.startswith("/admin") and not target.startswith("//") else url_for("admin.overview")
 
 
+def _login_page(form: LoginForm, problem: str = "") -> str:
+    return render_template("admin/login.html", form=form, problem=problem, locale=_ui_locale())
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(lambda: str(current_app.config["LOGIN_RATE_LIMIT"]), methods=["POST"])
 def login() -> ResponseReturnValue:
+    form = LoginForm(next=request.args.get("next", ""))
     if request.method == "GET":
         if g.admin is not None:
             return redirect(_safe_next(request.args.get("next")), 302)
         notice = "timed_out" if g.get("admin_timed_out") or request.args.get("timed_out") else ""
-        return render_template("admin/login.html", email="", problem=notice, next=request.args.get("next", ""))
-    email = str(request.form.get("email", ""))[:254]
-    user = users.authenticate(get_session(), email, str(request.form.get("password", ""))[:1000])
-    if user is None:
+        return _login_page(form, notice)
+    email = str(form.email.data or "")[:254]
+    admin = users.authenticate(get_session(), email, str(form.password.data or "")) if form.validate() else None
+    if admin is None:
         log.warning("admin login failed for %r from %s", email, request.remote_addr)
-        return render_template("admin/login.html", email=email, problem="wrong", next=request.form.get("next", "")), 401
+        return _login_page(form, "wrong"), 401
     session.clear()  # nothing from before the login carries over
-    session[SESSION_KEY] = {"id": user.id, "seen": time.time()}
+    login_user(users.Admin(admin.id, admin.email))
+    session[SESSION_KEY] = {"seen": time.time()}
     session.permanent = True
-    log.info("admin login: %s", user.email)
-    return redirect(_safe_next(request.form.get("next")), 303)
+    log.info("admin login: %s", admin.email)
+    return redirect(_safe_next(form.next.data), 303)
 
 
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
-    session.pop(SESSION_KEY, None)
+    _sign_out()
     return redirect(url_for("admin.login"), 303)
 
 
 @bp.errorhandler(CSRFError)
 def csrf_failed(exc: CSRFError) -> ResponseReturnValue:
-    return render_template(
-        "admin/login.html",
-        email=str(request.form.get("email", ""))[:254],
-        problem="expired",
-        next=request.form.get("next", ""),
-    ), 400
+    return _login_page(LoginForm(), "expired"), 400
 
 
 @bp.errorhandler(RateLimitExceeded)
 def rate_limited(exc: RateLimitExceeded) -> ResponseReturnValue:
     log.warning("admin login rate limit reached from %s", request.remote_addr)
-    return render_template("admin/login.html", email="", problem="limited", next=""), 429
+    return _login_page(LoginForm(formdata=None), "limited"), 429
 
 
 # -- the period and the tables ----------------------------------------------------------------------
@@ -147,19 +162,27 @@ def _day(value: str | None) -> date | None:
 
 
 def get_period() -> Period:
-    """The date range (``from`` and ``to`` included) and ``locale`` asked for; by default the last 30 days."""
+    """The date range (``from`` and ``to`` included) and the articles' language asked for; by default the last 30 days.
+
+    The language of the figures is ``data_locale``: ``locale`` is the language of the page (kb.i18n.ui).
+    """
     today = utcnow().date()
     last = _day(request.args.get("to")) or today
     first = _day(request.args.get("from")) or last - timedelta(days=DEFAULT_DAYS - 1)
     if first > last:
         first, last = last, first
-    locale = request.args.get("locale") or None
+    locale = request.args.get(DATA_LOCALE) or None
     return Period.between(first, last, locale if locale in library().locales else None)
 
 
 def _page(template: str, **context: Any) -> str:
     context.setdefault("period", get_period())
-    return render_template(template, locale="en", locales=library().locales, args=request.args, **context)
+    return render_template(template, locale=_ui_locale(), locales=library().locales, args=request.args, **context)
+
+
+def _ui_locale() -> str:
+    """The language the admin is shown in (the visitor's choice), for the page's lang and dir."""
+    return str(get_locale() or "en")
 
 
 def _table(table: Table) -> Table:
@@ -187,7 +210,7 @@ def _respond(template: str, exports: list[Table], **context: Any) -> ResponseRet
     return exported if exported is not None else _page(template, **context)
 
 
-FILTERS = ("from", "to", "locale")
+FILTERS = ("from", "to", DATA_LOCALE)
 
 
 @bp.context_processor
@@ -228,43 +251,18 @@ def overview() -> ResponseReturnValue:
     exported = _export(funnel, rate, period=period)
     if exported is not None:
         return exported
-    weekly = view.bucket == "week"
-    charts = {
-        "funnel": bar_chart("funnel", _("Deflection funnel (visitor-days)"), view.funnel.steps()),
-        "rate": line_chart(
-            "deflection-rate",
-            _("Deflection rate per week") if weekly else _("Deflection rate per day"),
-            [(p.day, p.rate, _rate_note(p, weekly)) for p in view.rate],
-        ),
-        "helpful": line_chart(
-            "helpfulness",
-            _("Helpful votes per week") if weekly else _("Helpful votes per day"),
-            [
-                (p.day, p.share, _("%(helpful)d of %(votes)d votes", helpful=p.helpful, votes=p.votes))
-                for p in view.helpfulness
-            ],
-        ),
-    }
     searcher = snapshot().searcher
     status = searcher.status() if searcher is not None else None
     return _page(
         "admin/overview.html",
         period=period,
         view=view,
-        charts=charts,
+        charts=overview_charts(view),
         search_status=status,
         attention=reports.attention_table(view.attention, library()),
         funnel=funnel,
         deliveries=tickets.delivery_counts(get_session()),
     )
-
-
-def _rate_note(point: RatePoint, weekly: bool) -> str:
-    """What one point of the deflection rate is made of, for its tooltip."""
-    figures = {"day": point.day, "resolved": point.resolved, "tickets": point.tickets}
-    if weekly:
-        return _("week of %(day)s: %(resolved)d resolved, %(tickets)d tickets", **figures)
-    return _("%(day)s: %(resolved)d resolved, %(tickets)d tickets", **figures)
 
 
 @bp.get("/attention")
