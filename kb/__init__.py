@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 
-from kb.config import DEFAULTS, PROJECT_ROOT, resolve_paths, secret_key
+from kb.config import DEFAULTS, PROJECT_ROOT, secret_key
+from kb.config import init_app as init_settings
+
+if TYPE_CHECKING:
+    from kb.search.semantic import Models
 
 
-def create_app(config: dict[str, Any] | None = None) -> Flask:
-    """Build the app: settings, extensions, blueprints and error pages, in that order."""
+def create_app(config: dict[str, Any] | None = None, models: Models | None = None) -> Flask:
+    """Build the app: settings, extensions, blueprints and error pages, in that order.
+
+    ``models`` shares already loaded embedding models between apps of one process (the tests do);
+    without it the app loads its own, once, on first use.
+    """
+    from kb.search.semantic import Models
+
     app = Flask(
         __name__,
         template_folder=str(PROJECT_ROOT / "templates"),
@@ -21,10 +31,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env("KB")
     if config:
         app.config.update(config)
-    resolve_paths(app.config, app.instance_path)
+    loaded = init_settings(app)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = secret_key(app.instance_path)
-    logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app.extensions["kb.models"] = models if models is not None else Models()
+    logging.basicConfig(level=loaded.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -41,13 +52,11 @@ def register_extensions(app: Flask) -> None:
     ui.init_app(app)
     site_state.init_app(app)
     visitor.init_app(app)
-    from kb.extensions import csrf, limiter
+    from kb.extensions import csrf, limiter, login_manager
 
     csrf.init_app(app)
     limiter.init_app(app)
-    from kb.tracking import contact_opened
-
-    contact_opened.init_app(app)
+    login_manager.init_app(app, add_context_processor=False)  # only /admin has users: it sets g.admin
 
 
 def register_blueprints(app: Flask) -> None:

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from kb import create_app
+from kb.config import current_settings
+
+if TYPE_CHECKING:
+    from kb.analytics.gaps import Encode
+    from kb.content import Library
+    from kb.search import Searcher
+    from kb.search.indexer import BuildReport
 
 
 def _create_app() -> Flask:
@@ -28,15 +34,15 @@ def _settings() -> dict:
     return dict(current_app.config)
 
 
-def _build(quiet: bool = False):  # type: ignore[no-untyped-def]
+def _build(quiet: bool = False) -> tuple[BuildReport, Library]:
     """Build or update the search index from the articles; return the report and the library."""
     from kb.content import load_library
     from kb.search.indexer import build_index
-    from kb.search.semantic import load_embedders
+    from kb.site_state import models_of
 
-    config = _settings()
-    library = load_library(config["ARTICLES_DIR"])
-    embedders = load_embedders(config)
+    settings = current_settings()
+    library = load_library(settings.articles_dir)
+    embedders = models_of(current_app).embedders(settings)
     bar: dict[str, object] = {}
 
     def progress(done: int, total: int) -> None:
@@ -51,7 +57,7 @@ def _build(quiet: bool = False):  # type: ignore[no-untyped-def]
         if done >= total:
             bar.pop("bar").__exit__(None, None, None)  # type: ignore[attr-defined]
 
-    report = build_index(library, Path(config["SEARCH_INDEX_DIR"]), embedders, progress)
+    report = build_index(library, settings.search_index_dir, embedders, progress)
     return report, library
 
 
@@ -74,54 +80,28 @@ def index_command() -> None:
 @with_appcontext
 def check_command(strict: bool, no_search: bool) -> None:
     """Check every article, the synonyms and the search tests; print path:line for each problem."""
-    from kb.content import load_library
-    from kb.content.translation_status import stale_problems, summary_lines, translation_status
-    from kb.search.synonyms import load_synonyms
+    from kb.checks import check
 
-    started = time.perf_counter()
     config = _settings()
-    articles_dir = Path(config["ARTICLES_DIR"])
-    library = load_library(articles_dir)
-    problems = list(library.problems)
-    problems += load_synonyms(articles_dir)[1]
-    statuses = translation_status(library, config["DEFAULT_LOCALE"])
-    problems += stale_problems(statuses)
-    tested = 0
-    if not no_search and not library.errors:
-        from kb.search import evaluate
-
-        queries, test_problems = evaluate.read_search_tests(articles_dir)
-        problems += test_problems
-        if queries:
-            searcher = _fresh_searcher(library)
-            outcomes = evaluate.run(searcher, queries)
-            problems += evaluate.failures(outcomes)
-            tested = len(queries)
-    for problem in sorted(problems, key=lambda p: (p.path, p.line)):
-        click.echo(str(problem))
-    for line in summary_lines(statuses, len(library.in_locale(config["DEFAULT_LOCALE"]))):
+    result = check(Path(config["ARTICLES_DIR"]), config["DEFAULT_LOCALE"], None if no_search else _fresh_searcher)
+    for line in result.lines():
         click.echo(line)
-    errors = sum(p.severity == "error" for p in problems)
-    warnings = len(problems) - errors
-    took = time.perf_counter() - started
-    click.echo(
-        f"{len(library)} articles, {tested} search tests: {errors} error(s), {warnings} warning(s) in {took:.2f} s"
-    )
-    if errors or (strict and warnings):
+    if result.failed(strict):
         raise SystemExit(1)
 
 
-def _fresh_searcher(library):  # type: ignore[no-untyped-def]
+def _fresh_searcher(library: Library) -> Searcher:
     """A searcher over an index that matches the articles, updating the index first if needed."""
-    from kb.search import Searcher, open_searcher
+    from kb.search import open_searcher
     from kb.search.indexer import current_build, read_manifest
+    from kb.site_state import models_of
 
-    config = _settings()
-    manifest = read_manifest(current_build(Path(config["SEARCH_INDEX_DIR"])))
+    settings = current_settings()
+    manifest = read_manifest(current_build(settings.search_index_dir))
     if manifest.get("articles") != {a.id: a.content_hash for a in library}:
         click.echo("The search index is out of date: updating it first.", err=True)
         _build(quiet=True)
-    searcher: Searcher = open_searcher(Path(config["SEARCH_INDEX_DIR"]), library, config)
+    searcher: Searcher = open_searcher(settings.search_index_dir, library, settings, models_of(current_app))
     return searcher
 
 
@@ -136,7 +116,7 @@ def eval_command(queries: Path, mode: str, as_json: bool, dump: Path | None) -> 
     from kb.content import load_library
     from kb.search import evaluate
 
-    library = load_library(_settings()["ARTICLES_DIR"])
+    library = load_library(current_settings().articles_dir)
     searcher = _fresh_searcher(library)
     labelled = evaluate.read_jsonl(queries)
     outcomes = evaluate.run(searcher, labelled, mode)
@@ -172,7 +152,7 @@ def db_upgrade(revision: str) -> None:
     """Apply the migrations to the database (KB_DATABASE_URL, or the SQLite file in instance/)."""
     from kb import db
 
-    db.upgrade(_settings()["DATABASE_URL"], revision)
+    db.upgrade(current_settings().database_url, revision)
     click.echo(f"Database at {revision}.")
 
 
@@ -184,7 +164,7 @@ def deliver_command(limit: int) -> None:
     from kb.tickets import outbox
 
     sessions = current_app.extensions["kb.db"]
-    outcomes = outbox.deliver_due(sessions, current_app.config, limit=limit)
+    outcomes = outbox.deliver_due(sessions, current_settings(), limit=limit)
     with sessions() as session:
         waiting = outbox.counts(session)
     click.echo(
@@ -290,27 +270,6 @@ def users_add(email: str, password: str) -> None:
     click.echo(f"{'Created' if created else 'Changed the password of'} {address}: sign in at /admin/login")
 
 
-def _report_tables(figures: dict[str, Any]) -> list[tuple[str, Any]]:
-    """The report as (title, table) pairs, the needs-attention list first."""
-    from kb.analytics import reports
-
-    lib = figures["library"]
-    return [
-        ("Needs attention (visitors likely failed)", reports.attention_table(figures["attention"], lib)),
-        ("Deflection funnel", reports.funnel_table(figures["funnel"])),
-        (f"Deflection rate per {figures['bucket']}", reports.rate_table(figures["rate"])),
-        ("Articles", reports.articles_table(figures["articles"], lib)),
-        ("Top queries", reports.queries_table("top-queries", figures["top"])),
-        ("Queries with no confident result", reports.queries_table("no-result-queries", figures["no_results"])),
-        (
-            "Bounced queries (results shown, nothing opened)",
-            reports.queries_table("bounced-queries", figures["bounced"]),
-        ),
-        ("Click-through by position", reports.positions_table(figures["positions"])),
-        ("Content gaps (what to write next)", reports.gaps_table(figures["gaps"], 3)),
-    ]
-
-
 @cli.command("report")
 @click.option("--since", default="30d", show_default=True, help="How far back: 12h, 30d, 2w, 3m.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
@@ -326,9 +285,6 @@ def _report_tables(figures: dict[str, Any]) -> list[tuple[str, Any]]:
 def report_command(since: str, fmt: str, locale: str | None, limit: int, gaps: bool) -> None:
     """Print the feedback and deflection figures, the articles that need attention first."""
     from kb import analytics
-    from kb.analytics import gaps as gap_report
-    from kb.analytics import searches
-    from kb.analytics.deflection import rate_over_time
     from kb.content import load_library
     from kb.db import session_scope
     from kb.models import utcnow
@@ -340,56 +296,28 @@ def report_command(since: str, fmt: str, locale: str | None, limit: int, gaps: b
     settings = analytics.Settings.from_config(_settings())
     now = utcnow()
     period = analytics.Period(now - span, now, locale or None)
-    library = load_library(_settings()["ARTICLES_DIR"])
-    encode = None
-    if gaps:  # only the sentence model: the search index and the multilingual model are not needed
-        from kb.search.semantic import load_embedder
-
-        embedder = load_embedder(str(_settings()["EMBEDDING_MODEL"] or ""))
-        encode = embedder.encode if embedder is not None else None
+    encode = _report_encoder() if gaps else None
     with session_scope(current_app) as session:
         if fmt == "json":
             data = analytics.report(session, period, settings, encode, now, limit)
             click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
             return
-        view = analytics.overview(session, period, settings, now, limit)
-        weekly = view.bucket == "week" or fmt == "table"  # a terminal reads weeks better than 30 rows of days
-        figures = {
-            "library": library,
-            "attention": view.attention,
-            "funnel": view.funnel,
-            "rate": rate_over_time(session, period, now, "week") if weekly else view.rate,
-            "bucket": "week" if weekly else view.bucket,
-            "articles": view.articles.values(),
-            "top": searches.top_queries(session, period, limit),
-            "no_results": searches.no_result_queries(session, period, limit, settings.confident),
-            "bounced": searches.bounced_queries(session, period, limit),
-            "positions": searches.click_through_by_position(session, period),
-            "gaps": gap_report.content_gaps(
-                session, period, encode, settings.gap_similarity, settings.gap_limit, settings.confident
-            ),
-        }
-    tables = _report_tables(figures)
+        library = load_library(_settings()["ARTICLES_DIR"])
+        # a terminal reads weeks better than 30 rows of days
+        printed = analytics.report_tables(session, period, library, settings, encode, now, limit, fmt == "table")
     if fmt == "csv":
-        for _title, table in tables:
+        for _title, table in printed.tables:
             click.echo(table.name)
             click.echo(table.csv(), nl=False)
             click.echo("")
         return
-    from kb.analytics import reports
+    for block in printed.text_blocks(limit):
+        click.echo(block)
 
-    where = f" in {locale}" if locale else ""
-    click.echo(f"kb report{where}: {period.start:%Y-%m-%d %H:%M} to {period.end:%Y-%m-%d %H:%M} UTC\n")
-    funnel = view.funnel
-    helpful = reports.share(view.helpful_share)
-    click.echo(
-        f"{view.views:,} article views, {view.votes:,} votes ({helpful} helpful), "
-        f"{view.searches.searches:,} searches, {funnel.tickets:,} tickets; deflection rate "
-        f"{reports.share(funnel.rate)}\n"
-    )
-    if view.held_back:
-        held = f"({view.held_back} article(s) with a No held back: fewer than {settings.min_votes} votes)"
-        click.echo(held + "\n")
-    for title, table in tables:
-        whole = table.name in ("deflection-funnel", "deflection-rate")  # never cut short
-        click.echo(reports.as_text(table, title, len(table.rows) if whole else limit))
+
+def _report_encoder() -> Encode | None:
+    """The sentence model alone, to group questions by meaning (no search index, no multilingual model)."""
+    from kb.search.semantic import load_embedder
+
+    embedder = load_embedder(str(_settings()["EMBEDDING_MODEL"] or ""))
+    return embedder.encode if embedder is not None else None

@@ -14,6 +14,8 @@ from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from kb.config import settings_of
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -65,7 +67,7 @@ def _fit_text(session: Session, _context: Any, _instances: Any) -> None:
 
 def init_app(app: Flask) -> None:
     """Bind an engine and session factory to the app and close the request's session at teardown."""
-    engine = make_engine(app.config["DATABASE_URL"])
+    engine = make_engine(settings_of(app).database_url)
     app.extensions["kb.db"] = sessionmaker(bind=engine, expire_on_commit=False)
     app.teardown_appcontext(_close_session)
 

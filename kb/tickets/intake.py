@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from kb.config import settings_of
 from kb.db import get_session
 from kb.errors import TicketNotSaved
 from kb.models import AnswerOpened, ArticleView, OutboxMessage, SearchClick, SearchEvent, Ticket, Vote, utcnow
@@ -158,9 +159,9 @@ def best_answers(subject: str, message: str, locale: str) -> list[Hit]:
 def submit(submission: Mapping[str, str], locale: str) -> Ticket:
     """Store the question from this request as a ticket, then try delivering it once (short timeouts)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    config = app.config
+    settings = settings_of(app)
     answers = []
-    if notifications.acknowledges(config):
+    if notifications.acknowledges(settings):
         answers = best_answers(submission["subject"], submission["message"], locale)
     data = dict(submission)
     data["came_from"] = data.get("came_from") or request.referrer or ""
@@ -170,7 +171,7 @@ def submit(submission: Mapping[str, str], locale: str) -> Ticket:
         visitor=current_visitor(),
         locale=locale,
         user_agent=request.user_agent.string or "",
-        compose=lambda t: notifications.outbox_messages(t, config, answers),
+        compose=lambda t: notifications.outbox_messages(t, settings, answers),
     )
-    outbox.deliver_messages(app.extensions["kb.db"], [m.id for m in messages], config)
+    outbox.deliver_messages(app.extensions["kb.db"], [m.id for m in messages], settings)
     return ticket

@@ -13,37 +13,28 @@ from typing import Any
 
 from flask import render_template, url_for
 
+from kb.config import Settings
 from kb.models import OutboxMessage, Ticket
 from kb.search import Hit
 from kb.site_state import library
 
 log = logging.getLogger(__name__)
 
-DELIVERY_MODES = ("none", "smtp", "webhook")
 
-
-def acknowledges(config: Mapping[str, Any]) -> bool:
+def acknowledges(settings: Settings) -> bool:
     """Whether the merchant gets an acknowledgement mail: TICKET_ACK on and an SMTP server configured."""
-    return bool(config.get("TICKET_ACK")) and bool(config.get("SMTP_HOST"))
+    return settings.ticket_ack and bool(settings.smtp_host)
 
 
-def outbox_messages(ticket: Ticket, config: Mapping[str, Any], answers: list[Hit]) -> list[OutboxMessage]:
-    """The messages to send for a new ticket, by TICKET_DELIVERY, plus the acknowledgement."""
+def outbox_messages(ticket: Ticket, settings: Settings, answers: list[Hit]) -> list[OutboxMessage]:
+    """The messages to send for a new ticket, by TICKET_DELIVERY (checked at start), plus the acknowledgement."""
     messages = []
-    mode = str(config.get("TICKET_DELIVERY") or "none").lower()
-    if mode == "smtp":
-        messages.append(_message("ticket", "smtp", support_mail(ticket, config)))
-    elif mode == "webhook":
+    if settings.ticket_delivery == "smtp":
+        messages.append(_message("ticket", "smtp", support_mail(ticket, settings)))
+    elif settings.ticket_delivery == "webhook":
         messages.append(_message("ticket", "webhook", ticket_json(ticket)))
-    elif mode != "none":
-        log.error(
-            "TICKET_DELIVERY=%r is not one of %s: ticket %s stays in the database only",
-            mode,
-            ", ".join(DELIVERY_MODES),
-            ticket.reference,
-        )
-    if acknowledges(config) and ticket.email:
-        messages.append(_message("ack", "smtp", acknowledgement(ticket, config, answers)))
+    if acknowledges(settings) and ticket.email:
+        messages.append(_message("ack", "smtp", acknowledgement(ticket, settings, answers)))
     return messages
 
 
@@ -51,8 +42,8 @@ def _message(kind: str, channel: str, payload: dict[str, Any]) -> OutboxMessage:
     return OutboxMessage(kind=kind, channel=channel, payload=payload, status="pending", attempts=0)
 
 
-def _msgid(ticket: Ticket, kind: str, config: Mapping[str, Any]) -> str:
-    domain = str(config.get("MAIL_FROM") or "localhost").rpartition("@")[2].strip("> ") or "localhost"
+def _msgid(ticket: Ticket, kind: str, settings: Settings) -> str:
+    domain = settings.mail_from.rpartition("@")[2].strip("> ") or "localhost"  # a From without a domain
     return make_msgid(idstring=f"{ticket.reference}.{kind}", domain=domain)
 
 
@@ -81,7 +72,7 @@ def _topic_title(ticket: Ticket) -> str:
     return category.title if category else ticket.topic
 
 
-def support_mail(ticket: Ticket, config: Mapping[str, Any]) -> dict[str, Any]:
+def support_mail(ticket: Ticket, settings: Settings) -> dict[str, Any]:
     """The plain-text mail to SUPPORT_EMAIL: the question, how to answer, and what the merchant did first."""
     body = render_template(
         "contact/mail/ticket.txt",
@@ -91,11 +82,11 @@ def support_mail(ticket: Ticket, config: Mapping[str, Any]) -> dict[str, Any]:
         articles=mentioned_articles(ticket.context),
     )
     return {
-        "to": [str(config.get("SUPPORT_EMAIL") or "")],
+        "to": [settings.support_email],
         "subject": f"[{ticket.reference}] {ticket.subject}",
         "reply_to": formataddr((" ".join(ticket.name.split()), ticket.email)),
         "body": body,
-        "message_id": _msgid(ticket, "ticket", config),
+        "message_id": _msgid(ticket, "ticket", settings),
     }
 
 
@@ -120,16 +111,14 @@ def ticket_json(ticket: Ticket) -> dict[str, Any]:
     }
 
 
-def acknowledgement(ticket: Ticket, config: Mapping[str, Any], answers: list[Hit]) -> dict[str, Any]:
+def acknowledgement(ticket: Ticket, settings: Settings, answers: list[Hit]) -> dict[str, Any]:
     """The merchant's copy: the reference, what happens next, and the best answers we have."""
     links = [{"title": h.article.title, "section": h.heading, "url": _article_url(h.id, h.anchor)} for h in answers]
-    body = render_template(
-        "contact/mail/ack.txt", ticket=ticket, answers=links, site_name=config.get("SITE_NAME", "Help Center")
-    )
+    body = render_template("contact/mail/ack.txt", ticket=ticket, answers=links, site_name=settings.site_name)
     return {
         "to": [ticket.email],
         "subject": f"[{ticket.reference}] We received your message: {ticket.subject}",
-        "reply_to": str(config.get("SUPPORT_EMAIL") or ""),
+        "reply_to": settings.support_email,
         "body": body,
-        "message_id": _msgid(ticket, "ack", config),
+        "message_id": _msgid(ticket, "ack", settings),
     }

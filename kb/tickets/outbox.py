@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,27 +18,30 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from kb.config import Settings
 from kb.models import OutboxMessage, utcnow
 from kb.tickets import senders
 
 log = logging.getLogger(__name__)
 
 BACKOFF_CAP = timedelta(hours=6)
-Sender = Callable[[OutboxMessage, Mapping[str, Any]], None]
+Sender = Callable[[OutboxMessage, Settings], None]
 
 
 @dataclass(frozen=True)
 class Policy:
-    max_attempts: int = 10
-    backoff: timedelta = timedelta(seconds=60)
-    lease: timedelta = timedelta(seconds=300)
+    """How often and how long to retry; the defaults are the settings' defaults."""
+
+    max_attempts: int = Settings.outbox_max_attempts
+    backoff: timedelta = timedelta(seconds=Settings.outbox_backoff_seconds)
+    lease: timedelta = timedelta(seconds=Settings.outbox_lease_seconds)
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> Policy:
+    def from_config(cls, settings: Settings) -> Policy:
         return cls(
-            max(1, int(config.get("OUTBOX_MAX_ATTEMPTS", 10))),
-            timedelta(seconds=float(config.get("OUTBOX_BACKOFF_SECONDS", 60))),
-            timedelta(seconds=float(config.get("OUTBOX_LEASE_SECONDS", 300))),
+            settings.outbox_max_attempts,
+            timedelta(seconds=settings.outbox_backoff_seconds),
+            timedelta(seconds=settings.outbox_lease_seconds),
         )
 
 
@@ -114,13 +117,13 @@ def finish(
 def deliver_one(
     sessions: sessionmaker[Session],
     message_id: int,
-    config: Mapping[str, Any],
+    settings: Settings,
     now: datetime | None = None,
     send: Sender = senders.send,
 ) -> str:
     """Claim and send one message: "sent", "retry", "failed", or "skipped" when not claimable by us."""
     now = now or utcnow()
-    policy = Policy.from_config(config)
+    policy = Policy.from_config(settings)
     with sessions() as session:
         token = claim(session, message_id, now, policy)
         if token is None:
@@ -131,7 +134,7 @@ def deliver_one(
         session.commit()
         error = None
         try:
-            send(message, config)
+            send(message, settings)
         except Exception as exc:  # whatever went wrong is kept for the admin, and retried
             error = f"{type(exc).__name__}: {exc}"
             log.warning(
@@ -148,7 +151,7 @@ def deliver_one(
 
 def deliver_due(
     sessions: sessionmaker[Session],
-    config: Mapping[str, Any],
+    settings: Settings,
     now: datetime | None = None,
     limit: int = 100,
     send: Sender = senders.send,
@@ -157,14 +160,14 @@ def deliver_due(
     now = now or utcnow()
     with sessions() as session:
         ids = due(session, now, limit)
-    return Counter(deliver_one(sessions, i, config, now, send) for i in ids)
+    return Counter(deliver_one(sessions, i, settings, now, send) for i in ids)
 
 
-def deliver_messages(sessions: sessionmaker[Session], ids: Iterable[int], config: Mapping[str, Any]) -> None:
+def deliver_messages(sessions: sessionmaker[Session], ids: Iterable[int], settings: Settings) -> None:
     """Try each message once right after its commit; whatever fails waits for ``kb deliver``. Never raises."""
     for message_id in ids:
         try:
-            deliver_one(sessions, message_id, config)
+            deliver_one(sessions, message_id, settings)
         except Exception:
             log.exception("outbox message %s: could not try it now; `kb deliver` will", message_id)
 

@@ -17,29 +17,25 @@ from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any
 
+from kb.config import Settings
 from kb.errors import KbError
 from kb.models import OutboxMessage
 
 SIGNATURE_HEADER = "X-Kb-Signature"
-TLS_MODES = ("none", "starttls", "ssl")
 
 
 class DeliveryFailed(KbError):
     """A message could not be handed over; the outbox will try again later."""
 
 
-def send(message: OutboxMessage, config: Mapping[str, Any]) -> None:
+def send(message: OutboxMessage, settings: Settings) -> None:
     """Hand ``message`` to the mail server or the helpdesk its channel names."""
     if message.channel == "smtp":
-        send_mail(message.payload, config)
+        send_mail(message.payload, settings)
     elif message.channel == "webhook":
-        post_webhook(message.payload, config)
+        post_webhook(message.payload, settings)
     else:
         raise DeliveryFailed(f"unknown channel {message.channel!r}")
-
-
-def _timeout(config: Mapping[str, Any]) -> float:
-    return float(config.get("DELIVERY_TIMEOUT_SECONDS") or 5.0)
 
 
 def _header(value: str) -> str:
@@ -47,10 +43,10 @@ def _header(value: str) -> str:
     return " ".join(str(value).split())
 
 
-def build_mail(payload: Mapping[str, Any], config: Mapping[str, Any]) -> EmailMessage:
+def build_mail(payload: Mapping[str, Any], settings: Settings) -> EmailMessage:
     """The plain-text mail for ``payload`` (to, subject, body, reply_to, message_id)."""
     mail = EmailMessage()
-    mail["From"] = _header(config.get("MAIL_FROM") or "help@localhost")
+    mail["From"] = _header(settings.mail_from)
     mail["To"] = ", ".join(_header(a) for a in payload["to"])
     if payload.get("reply_to"):
         mail["Reply-To"] = _header(payload["reply_to"])
@@ -62,19 +58,15 @@ def build_mail(payload: Mapping[str, Any], config: Mapping[str, Any]) -> EmailMe
     return mail
 
 
-def send_mail(payload: Mapping[str, Any], config: Mapping[str, Any]) -> None:
+def send_mail(payload: Mapping[str, Any], settings: Settings) -> None:
     """Send one plain-text mail through SMTP_HOST:SMTP_PORT with SMTP_TLS and the optional login."""
-    host = str(config.get("SMTP_HOST") or "")
+    host, port, tls = settings.smtp_host, settings.smtp_port, settings.smtp_tls
     if not host:
         raise DeliveryFailed("SMTP_HOST is not set")
     if not payload.get("to") or not all(payload["to"]):
         raise DeliveryFailed("the mail has no recipient (is SUPPORT_EMAIL set?)")
-    port = int(config.get("SMTP_PORT") or 587)
-    tls = str(config.get("SMTP_TLS") or "none").lower()
-    if tls not in TLS_MODES:
-        raise DeliveryFailed(f"SMTP_TLS must be one of {', '.join(TLS_MODES)}, not {tls!r}")
-    mail = build_mail(payload, config)
-    timeout = _timeout(config)
+    mail = build_mail(payload, settings)
+    timeout = settings.delivery_timeout_seconds
     try:
         if tls == "ssl":
             server: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=timeout, context=ssl.create_default_context())
@@ -83,8 +75,8 @@ def send_mail(payload: Mapping[str, Any], config: Mapping[str, Any]) -> None:
         with server:
             if tls == "starttls":
                 server.starttls(context=ssl.create_default_context())
-            if config.get("SMTP_USER"):
-                server.login(str(config["SMTP_USER"]), str(config.get("SMTP_PASSWORD") or ""))
+            if settings.smtp_user:
+                server.login(settings.smtp_user, settings.smtp_password)
             server.send_message(mail)
     except (OSError, smtplib.SMTPException) as exc:
         raise DeliveryFailed(f"SMTP {host}:{port}: {exc}") from exc
@@ -99,9 +91,9 @@ def webhook_body(payload: Mapping[str, Any]) -> bytes:
     return json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
-def post_webhook(payload: Mapping[str, Any], config: Mapping[str, Any]) -> None:
+def post_webhook(payload: Mapping[str, Any], settings: Settings) -> None:
     """POST ``payload`` as JSON to TICKET_WEBHOOK_URL, signed with TICKET_WEBHOOK_SECRET; 2xx is success."""
-    url = str(config.get("TICKET_WEBHOOK_URL") or "")
+    url = settings.ticket_webhook_url
     if not url.startswith(("http://", "https://")):
         raise DeliveryFailed("TICKET_WEBHOOK_URL is not set to an http(s) address")
     body = webhook_body(payload)
@@ -110,12 +102,12 @@ def post_webhook(payload: Mapping[str, Any], config: Mapping[str, Any]) -> None:
         "User-Agent": "kb-help-center",
         "X-Kb-Event": str(payload.get("event", "ticket.created")),
     }
-    secret = str(config.get("TICKET_WEBHOOK_SECRET") or "")
+    secret = settings.ticket_webhook_secret
     if secret:
         headers[SIGNATURE_HEADER] = signature(body, secret)
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=_timeout(config)) as response:  # noqa: S310 (http/https only)
+        with urllib.request.urlopen(request, timeout=settings.delivery_timeout_seconds) as response:  # noqa: S310 (http/https only)
             status = response.status
     except urllib.error.HTTPError as exc:
         raise DeliveryFailed(f"webhook {url} answered HTTP {exc.code}") from exc
