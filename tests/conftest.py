@@ -1,20 +1,38 @@
-"""Fixtures: a small real articles tree, a real index built with the real model, a real SQLite file."""
+"""Fixtures and helpers every test module shares: a small real articles tree, a real index built with the real
+model, a real SQLite file, a free port, the app served on it, one headless browser and one PostgreSQL server."""
 
 from __future__ import annotations
 
+import glob
+import itertools
 import os
+import pwd
+import shutil
+import socket
 import subprocess
+import tempfile
 import textwrap
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import create_engine
+from sqlalchemy import text as sql
+from werkzeug.serving import make_server
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from kb import create_app, db  # noqa: E402
+from kb.search.semantic import Models  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -114,6 +132,9 @@ def write_tree(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
+MODELS = Models()  # every test app shares the loaded models: each is loaded once per test run
+
+
 def make_app(articles: Path, index: Path, database: Path, **extra: object):  # type: ignore[no-untyped-def]
     url = f"sqlite:///{database}"
     db.upgrade(url)
@@ -126,10 +147,10 @@ def make_app(articles: Path, index: Path, database: Path, **extra: object):  # t
         "INDEX_RELOAD_SECONDS": 0.0,
     }
     config.update(extra)
-    return create_app(config)
+    return create_app(config, models=MODELS)
 
 
-def build(app) -> None:  # type: ignore[no-untyped-def]
+def build(app: Flask) -> None:
     """Build the index for ``app``'s articles with the real model, as `kb index` does."""
     result = app.test_cli_runner().invoke(args=["index"])
     assert result.exit_code == 0, result.output
@@ -141,7 +162,7 @@ def articles_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def app(articles_dir: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
+def app(articles_dir: Path, tmp_path: Path) -> Flask:
     """An app over the mini tree with a migrated SQLite file and no index yet."""
     return make_app(articles_dir, tmp_path / "search_index", tmp_path / "kb.sqlite3")
 
@@ -156,18 +177,18 @@ def indexed_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def indexed_app(indexed_root: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
+def indexed_app(indexed_root: Path, tmp_path: Path) -> Flask:
     """An app over the indexed mini tree, with its own fresh database."""
     return make_app(indexed_root / "articles", indexed_root / "search_index", tmp_path / "kb.sqlite3")
 
 
 @pytest.fixture
-def client(app):  # type: ignore[no-untyped-def]
+def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
 @pytest.fixture
-def runner(app):  # type: ignore[no-untyped-def]
+def runner(app: Flask) -> FlaskCliRunner:
     return app.test_cli_runner()
 
 
@@ -184,11 +205,34 @@ def git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
 
 
 @pytest.fixture
-def demo_app(tmp_path: Path) -> Iterator:  # type: ignore[type-arg]
+def demo_app(tmp_path: Path) -> Iterator[Flask]:
     """The shipped demo help center and the index `make test` built for it."""
     app = make_app(PROJECT / "articles", PROJECT / "search_index", tmp_path / "kb.sqlite3")
     yield app
 
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now (for a server to start on, or to find closed)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def served(app: Flask) -> Iterator[str]:
+    """Serve ``app`` with werkzeug on a free loopback port; yield its base URL."""
+    port = free_port()
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+# -- the browser: Debian's headless Chromium, launched once per session --------------------------------
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -204,33 +248,88 @@ needs_chromium = pytest.mark.skipif(
 )
 
 
-@contextmanager
-def served(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    """Serve ``app`` with werkzeug on a free loopback port; yield its base URL."""
-    import socket
-    import threading
-
-    from werkzeug.serving import make_server
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-
-
 @pytest.fixture(scope="session")
-def chromium():  # type: ignore[no-untyped-def]
-    """Debian's headless Chromium driven by Playwright (never a downloaded browser)."""
+def browser() -> Iterator[Browser]:
+    """Debian's headless Chromium driven by Playwright (never a downloaded browser); tests open their own pages."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+# -- PostgreSQL: a throwaway server in a temporary folder, started once per session ---------------------
+
+
+def pg_binary(name: str) -> str | None:
+    """``name`` from PATH, else from the newest /usr/lib/postgresql/<version>/bin."""
+    found = shutil.which(name)
+    if found:
+        return found
+    versions = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name), reverse=True)
+    return next((str(Path(d) / name) for d in versions if (Path(d) / name).exists()), None)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[str]:
+    """A throwaway PostgreSQL server on 127.0.0.1; yields a ``postgresql+psycopg://`` URL without database."""
+    pytest.importorskip("psycopg", reason="psycopg is not installed: pip install 'psycopg[binary]'")
+    initdb, pg_ctl = pg_binary("initdb"), pg_binary("pg_ctl")
+    if initdb is None or pg_ctl is None:
+        pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl) on PATH or in /usr/lib/postgresql/*/bin")
+    owner: dict[str, Any] = {}
+    root = Path(tempfile.mkdtemp(prefix="kb-postgres-"))
+    if os.geteuid() == 0:  # initdb refuses to run as root: run the server as the postgres user
+        try:
+            user = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and there is no 'postgres' user to run the server as")
+        owner = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
+        os.chown(root, user.pw_uid, user.pw_gid)
+    data, sockets, port = root / "data", root / "sockets", free_port()
+
+    def run(*args: str) -> None:
+        done = subprocess.run(args, capture_output=True, text=True, cwd=root, **owner)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    run("mkdir", str(sockets))
+    run(initdb, "-D", str(data), "-U", "kb", "--auth=trust", "-E", "UTF8", "--locale=C")
+    run(
+        pg_ctl,
+        "-D",
+        str(data),
+        "-l",
+        str(root / "server.log"),
+        "-w",
+        "-t",
+        "60",
+        "start",
+        "-o",
+        f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off",
+    )
+    try:
+        yield f"postgresql+psycopg://kb@127.0.0.1:{port}"
+    finally:
+        subprocess.run(
+            [pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"], capture_output=True, cwd=root, **owner
+        )
+        shutil.rmtree(root, ignore_errors=True)
+
+
+_databases = itertools.count(1)
+
+
+@pytest.fixture
+def database(postgres: str) -> Iterator[str]:
+    """A fresh, empty database on the session's server; its URL."""
+    name = f"kb_test_{next(_databases)}"
+    admin = create_engine(f"{postgres}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sql(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"{postgres}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -21,7 +21,6 @@ from kb.db import session_scope
 from kb.models import AnswerOpened, ContactOpened, SearchEvent, Ticket, Vote
 
 pytestmark = needs_chromium
-SCREENSHOT = Path("/tmp/admin.png")
 EMAIL, PASSWORD = "writer@example.com", "correct horse battery"
 QUESTION = "how do I cancel my plan"
 
@@ -81,11 +80,6 @@ def served(indexed_root: Path, tmp_path: Path) -> Iterator[tuple[Any, str]]:
 
 
 @pytest.fixture
-def browser(chromium: Any) -> Any:
-    return chromium
-
-
-@pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 1000}, locale="en-US")
     tab = context.new_page()
@@ -94,7 +88,9 @@ def page(browser: Any) -> Iterator[Any]:
     context.close()
 
 
-def test_admin_overview_renders_its_charts_in_a_real_browser(served: tuple[Any, str], page: Any) -> None:
+def test_admin_overview_renders_its_charts_in_a_real_browser(
+    served: tuple[Any, str], page: Any, tmp_path: Path
+) -> None:
     app, base = served
     populate(app)
     errors: list[str] = []
@@ -118,7 +114,7 @@ def test_admin_overview_renders_its_charts_in_a_real_browser(served: tuple[Any, 
     assert page.locator("svg.chart circle").count() >= 8  # one point per day with data
     assert page.locator("text=Semantic search is on").count() == 1
     assert page.locator("table.figures >> text=Cancel your subscription").count() == 1
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    page.screenshot(path=str(tmp_path / "admin.png"), full_page=True)
     assert [url for url in missing if not url.endswith("/favicon.ico")] == []  # the browser asks for one
     assert [e for e in errors if "404" not in e] == []
     assert all(url.startswith(base) for url in requests)  # nothing from a CDN

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import make_app
 from sqlalchemy import func, select
+from visitors import UNANSWERED, Forms, contact_page, fill
 
 from kb.db import engine_of, session_scope
 from kb.models import AnswerOpened, Base, OutboxMessage, SearchEvent, Ticket, Vote
@@ -25,84 +25,6 @@ NASTY = {
     "topic": "points",
     "store_url": "https://josé-shop.myshopify.com/?a=1&b=<2>",
 }
-UNANSWERED = {  # nothing in the mini tree answers this with confidence
-    "name": "Ada",
-    "email": "ada@example.com",
-    "subject": "My dog ate my keyboard yesterday",
-    "message": "Can you recommend a new one? It has to be blue.",
-    "topic": "",
-    "store_url": "",
-}
-
-
-class Forms(HTMLParser):
-    """A page's forms as a browser sees them: inputs, textareas (one leading newline dropped), selects."""
-
-    def __init__(self, html: str) -> None:
-        super().__init__(convert_charrefs=True)
-        self.forms: list[dict[str, Any]] = []
-        self._textarea: str | None = None
-        self._select: str | None = None
-        self.feed(html)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "form":
-            self.forms.append(
-                {
-                    "action": a.get("action", ""),
-                    "id": a.get("id", ""),
-                    "class": a.get("class", ""),
-                    "fields": {},
-                    "buttons": [],
-                }
-            )
-        elif not self.forms:
-            return
-        fields = self.forms[-1]["fields"]
-        if tag == "input" and a.get("type") not in ("submit", "button"):
-            fields[a["name"]] = a.get("value", "")
-        elif tag == "button" and a.get("name"):
-            self.forms[-1]["buttons"].append((a["name"], a.get("value", "")))
-        elif tag == "textarea":
-            self._textarea = a["name"]
-            fields[self._textarea] = ""
-        elif tag == "select":
-            self._select = a["name"]
-            fields[self._select] = None
-        elif tag == "option" and self._select and (fields[self._select] is None or "selected" in a):
-            fields[self._select] = a.get("value", "")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "textarea" and self._textarea:
-            text = self.forms[-1]["fields"][self._textarea]
-            self.forms[-1]["fields"][self._textarea] = re.sub(r"^\r?\n", "", text)
-            self._textarea = None
-        elif tag == "select":
-            self._select = None
-
-    def handle_data(self, data: str) -> None:
-        if self._textarea:
-            self.forms[-1]["fields"][self._textarea] += data
-
-    def find(self, **match: str) -> dict[str, Any]:
-        for form in self.forms:
-            if all(value in form[key] for key, value in match.items()):
-                return form
-        raise AssertionError(f"no form with {match} among {[(f['id'], f['action']) for f in self.forms]}")
-
-
-def contact_page(client: Any, url: str = "/en/contact") -> dict[str, Any]:
-    response = client.get(url)
-    assert response.status_code == 200
-    return Forms(response.get_data(as_text=True)).find(id="contact-form")
-
-
-def fill(page: dict[str, Any], values: dict[str, str], **extra: str) -> dict[str, str]:
-    data = {k: v for k, v in page["fields"].items() if v is not None}
-    data.update(values)
-    data.update(extra)
-    return data
 
 
 def count(app: Any, model: Any) -> int:

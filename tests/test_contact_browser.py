@@ -18,7 +18,6 @@ from kb.db import session_scope
 from kb.models import AnswerOpened, SearchEvent, Ticket, Vote
 
 pytestmark = needs_chromium
-SCREENSHOT = Path("/tmp/contact.png")
 
 
 @pytest.fixture
@@ -28,11 +27,6 @@ def served(indexed_root: Path, tmp_path: Path) -> Iterator[tuple[Any, str]]:
     )
     with serve(app) as base:
         yield app, base
-
-
-@pytest.fixture
-def browser(chromium: Any) -> Any:
-    return chromium
 
 
 @pytest.fixture
@@ -77,13 +71,13 @@ def rows(app: Any, model: Any) -> list[Any]:
         return found
 
 
-def test_type_see_suggestions_open_one_and_say_yes(served: tuple[Any, str], page: Any) -> None:
+def test_type_see_suggestions_open_one_and_say_yes(served: tuple[Any, str], page: Any, tmp_path: Path) -> None:
     app, base = served
     suggestion = type_question(page, base)
     open_answer(page, suggestion)
     assert page.url.endswith("/en/contact")  # the answer opened in place
     assert page.input_value("#message") == QUESTION  # nothing typed is lost
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    page.screenshot(path=str(tmp_path / "contact.png"), full_page=True)
 
     with page.expect_response(lambda r: r.url.endswith("/contact/vote") and r.ok):
         suggestion.get_by_role("button", name="Yes, this answered my question").click()

@@ -13,14 +13,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import make_app
+from conftest import MODELS, make_app
 
-from kb.config import DEFAULTS
+from kb.config import Settings
 from kb.content import load_library
 from kb.search import open_searcher
 from kb.search.chunks import chunk_article
 from kb.search.indexer import KEEP_BUILDS, build_index, current_build, read_manifest
-from kb.search.semantic import load_embedders
 
 SUMMARY = re.compile(
     r"(\d+) added, (\d+) changed, (\d+) removed, (\d+) unchanged; (\d+) passages, (\d+) new embeddings"
@@ -133,7 +132,7 @@ def test_editing_one_article_re_embeds_only_its_passages(indexed_root: Path, tmp
     assert any(k[1] == "gift-cards" for k in after)
     client = app.test_client()
     assert zanzibar_hits(client) == [("en/set-up-points-expiry", "gift-cards")]
-    searcher = open_searcher(root / "search_index", load_library(root / "articles"), dict(DEFAULTS))
+    searcher = open_searcher(root / "search_index", load_library(root / "articles"), Settings(), MODELS)
     assert [h.id for h in searcher.search("zanzibar", "en", mode="keyword").hits] == ["en/set-up-points-expiry"]
     top = client.get("/api/search?q=do+gift+card+purchases+earn+rewards&locale=en").get_json()["results"][0]
     assert (top["id"], top["anchor"]) == ("en/set-up-points-expiry", "gift-cards")
@@ -236,7 +235,7 @@ def test_requests_never_fail_while_the_index_is_rebuilt(indexed_root: Path, tmp_
                 failures.append(f"{url}: {exc!r}")
 
     threads = [threading.Thread(target=hammer, args=(n,)) for n in range(len(urls))]
-    embedders = load_embedders(DEFAULTS)
+    embedders = MODELS.embedders(Settings())
     built = []
     interval = sys.getswitchinterval()
     sys.setswitchinterval(1e-5)  # switch threads often, so races show up in a short test
@@ -258,7 +257,7 @@ def test_requests_never_fail_while_the_index_is_rebuilt(indexed_root: Path, tmp_
     assert failures == []
     assert all(n > 0 for n in served)
     assert built[-1] in builds_seen and len(builds_seen) > 1
-    searcher = open_searcher(root / "search_index", load_library(root / "articles"), dict(DEFAULTS))
+    searcher = open_searcher(root / "search_index", load_library(root / "articles"), Settings(), MODELS)
     assert searcher.build_id == built[-1]
     last = f"zanzibar{KEEP_BUILDS + 1}"
     assert [h.id for h in searcher.search(last, "en", mode="keyword").hits] == ["en/set-up-points-expiry"]

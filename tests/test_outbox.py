@@ -10,8 +10,6 @@ import email.policy
 import hashlib
 import hmac
 import json
-import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -21,13 +19,14 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from conftest import make_app
+from conftest import free_port, make_app
 from pytest_httpserver import HTTPServer
 from sqlalchemy import select
-from test_contact import UNANSWERED, contact_page, fill
+from visitors import UNANSWERED, contact_page, fill
 from werkzeug import Request, Response
 
 from kb import create_app, db
+from kb.config import Settings, settings_of
 from kb.db import engine_of, session_scope
 from kb.models import OutboxMessage, Ticket, utcnow
 from kb.tickets import outbox
@@ -35,12 +34,6 @@ from kb.tickets.senders import build_mail, signature, webhook_body
 
 SECRET = "s3cret-shared-with-the-helpdesk"
 T0 = datetime(2030, 1, 1, 12, 0, 0)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Inbox:
@@ -185,7 +178,7 @@ def test_contact_form_mails_support_and_the_merchant_once(
 def test_mail_server_down_then_up_is_delivered_after_a_retry(plain_app: Any, smtp_port: int) -> None:
     app = plain_app(**smtp_settings(smtp_port))
     message_id = queue(app)
-    assert outbox.deliver_due(sessions(app), app.config, now=T0) == {"retry": 1}
+    assert outbox.deliver_due(sessions(app), settings_of(app), now=T0) == {"retry": 1}
     waiting = status_of(app, message_id)
     assert (waiting.status, waiting.attempts) == ("pending", 1)
     assert "Connection refused" in (waiting.last_error or "")
@@ -194,9 +187,9 @@ def test_mail_server_down_then_up_is_delivered_after_a_retry(plain_app: Any, smt
     inbox = Inbox()
     controller = start_smtp(smtp_port, inbox)
     try:
-        assert outbox.deliver_due(sessions(app), app.config, now=T0 + timedelta(seconds=30)) == {}  # not due
-        assert outbox.deliver_due(sessions(app), app.config, now=T0 + timedelta(seconds=61)) == {"sent": 1}
-        assert outbox.deliver_due(sessions(app), app.config, now=T0 + timedelta(days=1)) == {}
+        assert outbox.deliver_due(sessions(app), settings_of(app), now=T0 + timedelta(seconds=30)) == {}  # not due
+        assert outbox.deliver_due(sessions(app), settings_of(app), now=T0 + timedelta(seconds=61)) == {"sent": 1}
+        assert outbox.deliver_due(sessions(app), settings_of(app), now=T0 + timedelta(days=1)) == {}
     finally:
         controller.stop()
     assert len(inbox.mails) == 1 and inbox.mails[0]["Message-ID"] == "<KB-000001@perkly.example>"
@@ -211,7 +204,7 @@ def test_after_the_last_attempt_the_message_is_marked_failed(plain_app: Any, smt
     now = T0
     outcomes = []
     for _ in range(4):
-        outcomes.append(dict(outbox.deliver_due(sessions(app), app.config, now=now)))
+        outcomes.append(dict(outbox.deliver_due(sessions(app), settings_of(app), now=now)))
         now += timedelta(hours=7)  # past any backoff
     assert outcomes == [{"retry": 1}, {"retry": 1}, {"failed": 1}, {}]
     failed = status_of(app, message_id)
@@ -233,7 +226,7 @@ def race(app: Any, message_id: int) -> list[str]:
 
     def worker() -> None:
         start.wait()
-        outcomes.append(outbox.deliver_one(sessions(app), message_id, app.config, now=T0))
+        outcomes.append(outbox.deliver_one(sessions(app), message_id, settings_of(app), now=T0))
 
     threads = [threading.Thread(target=worker) for _ in range(2)]
     for t in threads:
@@ -260,13 +253,13 @@ def test_a_lease_that_ran_out_lets_another_worker_take_over_once(plain_app: Any,
     inbox, port = smtp
     app = plain_app(**smtp_settings(port, OUTBOX_LEASE_SECONDS=300))
     message_id = queue(app)
-    policy = outbox.Policy.from_config(app.config)
+    policy = outbox.Policy.from_config(settings_of(app))
     with sessions(app)() as session:
         stale = outbox.claim(session, message_id, T0, policy)  # a worker that claimed, then died
         assert stale is not None
         assert outbox.claim(session, message_id, T0 + timedelta(seconds=10), policy) is None  # lease held
-    assert outbox.deliver_due(sessions(app), app.config, now=T0 + timedelta(seconds=299)) == {}
-    assert outbox.deliver_due(sessions(app), app.config, now=T0 + timedelta(seconds=301)) == {"sent": 1}
+    assert outbox.deliver_due(sessions(app), settings_of(app), now=T0 + timedelta(seconds=299)) == {}
+    assert outbox.deliver_due(sessions(app), settings_of(app), now=T0 + timedelta(seconds=301)) == {"sent": 1}
     with sessions(app)() as session:  # the dead worker wakes up: its token no longer counts
         message = session.get(OutboxMessage, message_id)
         late = T0 + timedelta(seconds=400)
@@ -292,8 +285,8 @@ def test_webhook_is_signed_and_delivered_once(plain_app: Any, httpserver: HTTPSe
         TICKET_DELIVERY="webhook", TICKET_WEBHOOK_URL=httpserver.url_for("/hooks/kb"), TICKET_WEBHOOK_SECRET=SECRET
     )
     message_id = queue(app, "webhook")
-    assert outbox.deliver_due(sessions(app), app.config, now=T0) == {"sent": 1}
-    assert outbox.deliver_due(sessions(app), app.config, now=T0 + timedelta(days=1)) == {}
+    assert outbox.deliver_due(sessions(app), settings_of(app), now=T0) == {"sent": 1}
+    assert outbox.deliver_due(sessions(app), settings_of(app), now=T0 + timedelta(days=1)) == {}
     assert received == [
         (True, {"event": "ticket.created", "reference": "KB-000001", "message": "Où sont mes points ? 포인트"})
     ]
@@ -309,7 +302,7 @@ def test_webhook_down_then_up_is_delivered_after_a_retry(plain_app: Any) -> None
         DELIVERY_TIMEOUT_SECONDS=2.0,
     )
     message_id = queue(app, "webhook")
-    assert outbox.deliver_due(sessions(app), app.config, now=T0) == {"retry": 1}
+    assert outbox.deliver_due(sessions(app), settings_of(app), now=T0) == {"retry": 1}
     assert "Connection refused" in (status_of(app, message_id).last_error or "")
 
     server = HTTPServer(host="127.0.0.1", port=port)
@@ -317,10 +310,10 @@ def test_webhook_down_then_up_is_delivered_after_a_retry(plain_app: Any) -> None
     server.expect_request("/hooks/kb", method="POST").respond_with_data("ok", status=200)
     server.start()
     try:
-        assert outbox.deliver_due(sessions(app), app.config, now=T0 + timedelta(seconds=61)) == {"retry": 1}
+        assert outbox.deliver_due(sessions(app), settings_of(app), now=T0 + timedelta(seconds=61)) == {"retry": 1}
         assert "HTTP 503" in (status_of(app, message_id).last_error or "")
-        assert outbox.deliver_due(sessions(app), app.config, now=T0 + timedelta(seconds=181)) == {"sent": 1}
-        assert outbox.deliver_due(sessions(app), app.config, now=T0 + timedelta(days=1)) == {}
+        assert outbox.deliver_due(sessions(app), settings_of(app), now=T0 + timedelta(seconds=181)) == {"sent": 1}
+        assert outbox.deliver_due(sessions(app), settings_of(app), now=T0 + timedelta(days=1)) == {}
         bodies = [r.get_data() for r, _ in server.log]
     finally:
         server.clear()
@@ -343,7 +336,7 @@ def test_a_header_never_carries_a_second_line() -> None:
             "reply_to": "Ada <ada@example.com>",
             "body": "x",
         },
-        {"MAIL_FROM": "help@perkly.example"},
+        Settings(mail_from="help@perkly.example"),
     )
     assert mail["Subject"] == "Hi Bcc: evil@example.com" and mail["Bcc"] is None
 
@@ -361,21 +354,17 @@ def test_kb_deliver_sends_what_is_due(plain_app: Any, smtp: tuple[Inbox, int]) -
         assert session.scalars(select(OutboxMessage.status)).all() == ["sent"]
 
 
-POSTGRES = os.environ.get("KB_TEST_POSTGRES_URL", "")
-
-
-@pytest.mark.skipif(not POSTGRES, reason="KB_TEST_POSTGRES_URL (an empty PostgreSQL database) is not set")
-def test_the_same_on_postgresql(articles_dir: Path, tmp_path: Path, smtp: tuple[Inbox, int]) -> None:
+def test_the_same_on_postgresql(articles_dir: Path, tmp_path: Path, smtp: tuple[Inbox, int], database: str) -> None:
     """The migration, a ticket from the form and the claim race on PostgreSQL (read committed)."""
     inbox, port = smtp
-    db.upgrade(POSTGRES)
+    db.upgrade(database)
     app = create_app(
         {
             "TESTING": True,
             "SECRET_KEY": "test",
             "ARTICLES_DIR": str(articles_dir),
             "SEARCH_INDEX_DIR": str(tmp_path / "none"),
-            "DATABASE_URL": POSTGRES,
+            "DATABASE_URL": database,
             "WTF_CSRF_ENABLED": True,
             **smtp_settings(port, TICKET_ACK=False),
         }
@@ -389,4 +378,4 @@ def test_the_same_on_postgresql(articles_dir: Path, tmp_path: Path, smtp: tuple[
         assert len(inbox.mails) == 6
     finally:
         engine_of(app).dispose()
-        db.downgrade(POSTGRES, "base")
+        db.downgrade(database, "base")

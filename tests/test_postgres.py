@@ -1,19 +1,10 @@
 """The same code on PostgreSQL: a real server for the session, the migrations both ways, and a search, a
-click and a suggestion recorded through the site."""
+click and a suggestion recorded through the site. The server and the ``database`` fixture live in conftest.py."""
 
 from __future__ import annotations
 
-import glob
 import html
-import itertools
-import os
-import pwd
 import re
-import shutil
-import socket
-import subprocess
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -22,90 +13,12 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, inspect, select, text
+from sqlalchemy import create_engine, inspect, select
 
 from kb import create_app, db
 from kb.models import ArticleView, Base, SearchClick, SearchEvent
 
 psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed: pip install 'psycopg[binary]'")
-
-
-def pg_binary(name: str) -> str | None:
-    """``name`` from PATH, else from the newest /usr/lib/postgresql/<version>/bin."""
-    found = shutil.which(name)
-    if found:
-        return found
-    versions = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name), reverse=True)
-    return next((str(Path(d) / name) for d in versions if (Path(d) / name).exists()), None)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[str]:
-    """A throwaway PostgreSQL server on 127.0.0.1; yields a ``postgresql+psycopg://`` URL without database."""
-    initdb, pg_ctl = pg_binary("initdb"), pg_binary("pg_ctl")
-    if initdb is None or pg_ctl is None:
-        pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl) on PATH or in /usr/lib/postgresql/*/bin")
-    owner: dict[str, Any] = {}
-    root = Path(tempfile.mkdtemp(prefix="kb-postgres-"))
-    if os.geteuid() == 0:  # initdb refuses to run as root: run the server as the postgres user
-        try:
-            user = pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.skip("running as root and there is no 'postgres' user to run the server as")
-        owner = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
-        os.chown(root, user.pw_uid, user.pw_gid)
-    data, sockets, port = root / "data", root / "sockets", free_port()
-
-    def run(*args: str) -> None:
-        done = subprocess.run(args, capture_output=True, text=True, cwd=root, **owner)
-        assert done.returncode == 0, done.stdout + done.stderr
-
-    run("mkdir", str(sockets))
-    run(initdb, "-D", str(data), "-U", "kb", "--auth=trust", "-E", "UTF8", "--locale=C")
-    run(
-        pg_ctl,
-        "-D",
-        str(data),
-        "-l",
-        str(root / "server.log"),
-        "-w",
-        "-t",
-        "60",
-        "start",
-        "-o",
-        f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off",
-    )
-    try:
-        yield f"postgresql+psycopg://kb@127.0.0.1:{port}"
-    finally:
-        subprocess.run(
-            [pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"], capture_output=True, cwd=root, **owner
-        )
-        shutil.rmtree(root, ignore_errors=True)
-
-
-_numbers = itertools.count(1)
-
-
-@pytest.fixture
-def database(postgres: str) -> Iterator[str]:
-    """A fresh, empty database on the session's server; its URL."""
-    name = f"kb_test_{next(_numbers)}"
-    admin = create_engine(f"{postgres}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{postgres}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def tables(url: str) -> set[str]:

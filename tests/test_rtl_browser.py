@@ -1,19 +1,19 @@
-"""Arabic pages really mirror: checked in headless Chromium, with a screenshot to look at."""
+"""Arabic pages really mirror: checked in headless Chromium, with a screenshot (in the test's tmp_path) to look at."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from conftest import PROJECT, make_app, needs_chromium, served
 
 pytestmark = needs_chromium
-SCREENSHOT = Path("/tmp/kb-arabic.png")
 
 
-def test_arabic_article_renders_right_to_left(chromium, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_arabic_article_renders_right_to_left(browser: Any, tmp_path: Path) -> None:
     app = make_app(PROJECT / "articles", tmp_path / "no-index", tmp_path / "kb.sqlite3")
     with served(app) as base:
-        page = chromium.new_page(viewport={"width": 1100, "height": 900}, locale="ar")
+        page = browser.new_page(viewport={"width": 1100, "height": 900}, locale="ar")
         page.goto(f"{base}/ar/articles/set-up-points-expiry")
         assert page.evaluate("getComputedStyle(document.documentElement).direction") == "rtl"
         assert page.get_attribute("html", "lang") == "ar"
@@ -24,8 +24,8 @@ def test_arabic_article_renders_right_to_left(chromium, tmp_path: Path) -> None:
         assert brand["x"] > width / 2, "the site name starts on the right in Arabic"
         assert nav["x"] < brand["x"], "the navigation sits to the left of the site name"
         assert title["x"] + title["width"] > width * 0.6, "the title is aligned to the right"
-        page.screenshot(path=str(SCREENSHOT), full_page=False)
-        english = chromium.new_page(viewport={"width": 1100, "height": 900})
+        page.screenshot(path=str(tmp_path / "arabic.png"), full_page=False)
+        english = browser.new_page(viewport={"width": 1100, "height": 900})
         english.goto(f"{base}/en/articles/set-up-points-expiry")
         assert english.locator(".brand").bounding_box()["x"] < width / 2
         page.close()

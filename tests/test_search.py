@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import MINI_ARTICLES, write_tree
+from conftest import MINI_ARTICLES, MODELS, write_tree
 
-from kb.config import DEFAULTS
+from kb.config import Settings
 from kb.content import load_library
 from kb.search import Searcher, open_searcher
 from kb.search.indexer import build_index
 from kb.search.keyword import analyzer_for
-from kb.search.semantic import load_embedder, load_embedders
 
 REFERRALS = """\
     ---
@@ -38,7 +38,9 @@ WIDER = {
 
 def open_tree(root: Path, settings: dict | None = None) -> Searcher:
     """Open the index of the tree at ``root`` as the app does, with the default settings."""
-    return open_searcher(root / "search_index", load_library(root / "articles"), {**DEFAULTS, **(settings or {})})
+    return open_searcher(
+        root / "search_index", load_library(root / "articles"), Settings.from_mapping(settings or {}), MODELS
+    )
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +53,7 @@ def wider(tmp_path_factory: pytest.TempPathFactory) -> Searcher:
     """The mini tree plus a referrals article and the writers' synonyms, indexed with the real models."""
     root = tmp_path_factory.mktemp("wider")
     write_tree(root / "articles", WIDER)
-    build_index(load_library(root / "articles"), root / "search_index", load_embedders(DEFAULTS))
+    build_index(load_library(root / "articles"), root / "search_index", MODELS.embedders(Settings()))
     return open_tree(root)
 
 
@@ -293,7 +295,6 @@ def test_search_runs_on_keywords_when_the_model_is_missing(
     indexed_root: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     missing = str(tmp_path / "no-such-model")
-    load_embedder.cache_clear()  # the real model was cached by this process: load afresh and log
     with caplog.at_level(logging.WARNING):
         searcher = open_tree(indexed_root, {"EMBEDDING_MODEL": missing, "MULTILINGUAL_MODEL": ""})
     status = searcher.status()
@@ -321,3 +322,58 @@ def test_an_index_built_without_models_serves_keywords(tmp_path: Path) -> None:
     assert searcher.status()["semantic"] is False
     assert "kb index" in searcher.status()["reason"]
     assert ids(searcher.search("PK-4011", "en").hits) == ["en/install-on-shopify"]
+
+
+# -- the shared Whoosh reader ------------------------------------------------------------------------
+
+
+class CountedLock:
+    """The index's real lock, counting how deep it is held (the race itself cannot be produced on demand)."""
+
+    def __init__(self, lock: Any) -> None:
+        self.lock, self.depth = lock, 0
+
+    def __enter__(self) -> CountedLock:
+        self.lock.acquire()
+        self.depth += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.depth -= 1
+        self.lock.release()
+
+
+class GuardedReader:
+    """The real reader, failing the test when it is used while its lock is not held."""
+
+    def __init__(self, reader: Any, lock: CountedLock) -> None:
+        self.reader, self.lock = reader, lock
+
+    def __getattr__(self, name: str) -> Any:
+        assert self.lock.depth > 0, f"reader.{name} used outside the index lock"
+        return getattr(self.reader, name)
+
+
+class GuardedSearcher:
+    """The real Whoosh searcher, whose reader() hands out a GuardedReader."""
+
+    def __init__(self, searcher: Any, lock: CountedLock) -> None:
+        self.searcher, self.lock = searcher, lock
+
+    def reader(self) -> GuardedReader:
+        return GuardedReader(self.searcher.reader(), self.lock)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.searcher, name)
+
+
+@pytest.mark.parametrize("query", ["PK-4011 store connection", "how do points expire"])
+def test_the_shared_reader_is_only_read_under_its_lock(
+    searcher: Searcher, monkeypatch: pytest.MonkeyPatch, query: str
+) -> None:
+    kw = searcher.keyword["en"]
+    lock = CountedLock(kw.lock)
+    monkeypatch.setattr(kw, "lock", lock)
+    monkeypatch.setattr(kw, "searcher", GuardedSearcher(kw.searcher, lock))
+    for mode in ("hybrid", "keyword"):
+        assert searcher.search(query, "en", mode=mode).hits

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from conftest import make_app
 from sqlalchemy import select
-from test_contact import UNANSWERED, contact_page, fill
+from visitors import UNANSWERED, contact_page, fill
 
 from kb.db import session_scope
 from kb.models import OutboxMessage, SearchEvent, Ticket, Vote, utcnow
 from kb.tickets import intake
-from kb.tracking import answers
+from kb.tracking import votes
 
 
 def make(indexed_root: Path, tmp_path: Path, **settings: Any) -> Any:
@@ -181,10 +181,10 @@ def test_no_acknowledgement_without_smtp(indexed_root: Path, tmp_path: Path) -> 
 
 def test_a_vote_again_updates_the_one_row(app: Any) -> None:
     with session_scope(app) as session:
-        first = answers.record_vote(
+        first = votes.record_vote(
             session, visitor="v" * 32, article_id="en/a", revision="r1", helpful=False, query="q", source="contact"
         )
-        second = answers.record_vote(
+        second = votes.record_vote(
             session,
             visitor="v" * 32,
             article_id="en/a",

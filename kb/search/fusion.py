@@ -12,8 +12,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-RRF_K = 60
-
 # Weights of the hybrid score (fitted by grid search, see bench/README.md).
 W_SEMANTIC = 1.0
 W_MULTILINGUAL = 0.1
@@ -37,12 +35,6 @@ class Candidate:
     confidence: float = 0.0
 
 
-def rrf(candidates: list[Candidate], k: int = RRF_K) -> None:
-    """Reciprocal rank fusion: kept for comparison in bench/fusion_compare.py; blind to how sure each side was."""
-    for c in candidates:
-        c.score = sum(1.0 / (k + r) for r in (c.keyword_rank, c.semantic_rank) if r is not None)
-
-
 # Other languages: the multilingual model is the semantic side (MiniLM reads English only); fitted on the
 # writers' Korean and Arabic search tests (bench/README.md).
 W_OTHER_COVERAGE = 0.1
@@ -52,6 +44,7 @@ W_CODE = 0.3
 
 
 def hybrid(candidates: list[Candidate], english: bool = True) -> None:
+    """Score by the weighted sum of both cosines, coverage, normalised BM25 and a named code."""
     top = max((c.keyword for c in candidates), default=0.0) or 1.0
     coverage, keyword_weight = (W_COVERAGE, W_KEYWORD) if english else (W_OTHER_COVERAGE, W_OTHER_KEYWORD)
     for c in candidates:
@@ -65,11 +58,13 @@ def hybrid(candidates: list[Candidate], english: bool = True) -> None:
 
 
 def semantic(candidates: list[Candidate]) -> None:
+    """Score by the cosines alone."""
     for c in candidates:
         c.score = W_SEMANTIC * c.semantic + W_MULTILINGUAL * c.multilingual
 
 
 def keyword(candidates: list[Candidate]) -> None:
+    """Score by BM25F alone."""
     for c in candidates:
         c.score = c.keyword
 

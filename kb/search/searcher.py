@@ -13,7 +13,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from markupsafe import Markup
@@ -24,16 +24,19 @@ from kb.search import fusion, languages
 from kb.search.fusion import Candidate
 from kb.search.indexer import current_build, read_manifest
 from kb.search.keyword import KeywordIndex
-from kb.search.semantic import Embedder, VectorIndex, load_embedders
+from kb.search.semantic import Embedder, VectorIndex
 from kb.search.snippets import snippet
 from kb.search.synonyms import load_synonyms
+
+if TYPE_CHECKING:
+    from kb.config import Settings
+    from kb.search.semantic import Models
 
 log = logging.getLogger(__name__)
 
 MODES = ("hybrid", "keyword", "semantic")
 MAX_QUERY = 300
 POOL = 50
-DEFAULT_THRESHOLD = 0.42  # measured: bench/README.md
 CODE = re.compile(r"[^\W\d_]{1,6}-\d{3,}[\w-]*")  # an error code or identifier, as the analysers keep it
 RARE = 5  # a code found in more articles than this identifies nothing
 
@@ -258,19 +261,16 @@ class Searcher:
             for hit in kw.search(q, limit=len(unmatched), only=unmatched):
                 matched[hit.article_id] = hit.stems
         weights = {}
-        with kw.lock:  # the Whoosh reader is shared between threads
+        codes: set[str] = set()
+        with kw.lock:  # the Whoosh reader is shared between threads: read it only while holding the lock
             reader = kw.searcher.reader()
             total_docs = max(1, reader.doc_count())
             for stem in stems:
                 df = max(reader.doc_frequency("body", stem), reader.doc_frequency("title", stem))
                 weights[stem] = math.log(1 + total_docs / (1 + df))
+                if CODE.fullmatch(stem) and df <= RARE:
+                    codes.add(stem)
         total = sum(weights.values()) or 1.0
-        codes = {
-            stem
-            for stem in stems
-            if CODE.fullmatch(stem)
-            and max(reader.doc_frequency("body", stem), reader.doc_frequency("title", stem)) <= RARE
-        }
         for c in candidates.values():
             present = matched.get(c.article_id, frozenset())
             c.coverage = sum(w for s, w in weights.items() if s in present) / total
@@ -341,15 +341,13 @@ class Searcher:
             kw.close()
 
 
-def open_searcher(index_dir: Path, library: Library, settings: dict[str, Any]) -> Searcher:
-    """Open the current build of ``index_dir`` with the configured model and the writers' synonyms."""
+def open_searcher(index_dir: Path, library: Library, settings: Settings, models: Models) -> Searcher:
+    """Open the current build of ``index_dir`` with the configured models and the writers' synonyms."""
     build = current_build(Path(index_dir))
     if build is None:
         raise IndexMissing(f"no search index in {index_dir}: run `kb index`")
     synonyms, _ = load_synonyms(library.root)
-    return Searcher(
-        build, library, load_embedders(settings), synonyms, float(settings.get("SUGGEST_THRESHOLD", DEFAULT_THRESHOLD))
-    )
+    return Searcher(build, library, models.embedders(settings), synonyms, settings.suggest_threshold)
 
 
 def _vector_indexes(matrix: np.ndarray, chunks: list[dict[str, str]]) -> dict[str, VectorIndex]:
