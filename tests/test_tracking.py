@@ -99,16 +99,6 @@ def test_the_contact_form_answers_when_opened_cannot_be_stored(site: Any) -> Non
     assert 'id="contact-form"' in response.get_data(as_text=True)
 
 
-def test_the_contact_form_is_counted_opened_once_per_visitor_and_day(site: Any) -> None:
-    first, second = Visitor(site), Visitor(site)
-    first.open_contact()
-    first.open_contact()
-    second.open_contact()
-    with session_scope(site) as session:
-        rows = session.scalars(select(ContactOpened)).all()
-        assert sorted(r.visitor for r in rows) == sorted([first.id, second.id])
-
-
 def test_sending_the_contact_form_does_not_count_it_opened(articles_dir: Path, tmp_path: Path) -> None:
     app = make_app(articles_dir, tmp_path / "search_index", tmp_path / "kb.sqlite3", WTF_CSRF_ENABLED=True)
     client = app.test_client()

@@ -74,18 +74,7 @@ def search_page(query: str, locale: str, category: str | None, page: int, size: 
     if searcher is None or not query:
         return Found(SearchResult(query=query, locale=locale, mode="hybrid"), None, searcher is not None)
     result = searcher.search(query, locale, limit=size, offset=(page - 1) * size, category=category)
-    search_id = store.safely(
-        record_search,
-        get_session(),
-        visitor=current_visitor(),
-        locale=locale,
-        source=source,
-        query=query,
-        shown=[h.id for h in result.hits],
-        result_count=result.total,
-        confidence=result.top_confidence,
-        latency_ms=result.latency_ms,
-    )
+    search_id = _shown(query, locale, source, result.hits, result.total, result.latency_ms)
     return Found(result, search_id, True)
 
 
@@ -98,7 +87,12 @@ def suggest(query: str, locale: str, source: str = "suggest") -> tuple[list[Hit]
     started = time.perf_counter()
     hits = searcher.suggest(query, locale)
     latency = (time.perf_counter() - started) * 1000
-    search_id = store.safely(
+    return hits, _shown(query, locale, source, hits, len(hits), latency)
+
+
+def _shown(query: str, locale: str, source: str, hits: list[Hit], total: int, latency_ms: float) -> int | None:
+    """Record what this visitor was shown for ``query``; the id a click can point back to, or None."""
+    return store.safely(
         record_search,
         get_session(),
         visitor=current_visitor(),
@@ -106,11 +100,10 @@ def suggest(query: str, locale: str, source: str = "suggest") -> tuple[list[Hit]
         source=source,
         query=query,
         shown=[h.id for h in hits],
-        result_count=len(hits),
+        result_count=total,
         confidence=hits[0].confidence if hits else None,
-        latency_ms=latency,
+        latency_ms=latency_ms,
     )
-    return hits, search_id
 
 
 def _words_only(query: str) -> str:
