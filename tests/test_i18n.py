@@ -10,6 +10,7 @@ from conftest import MINI_ARTICLES, git, make_app, write_tree
 
 from kb.content import load_library
 from kb.content.translation_status import translation_status
+from kb.i18n import locales
 from kb.i18n.catalogues import LOCALES, catalogues, extract, load, message_ids, untranslated
 
 FRENCH = {
@@ -139,3 +140,19 @@ def test_ui_strings_are_translated_on_the_page(multi_app) -> None:  # type: igno
     page = multi_app.test_client().get("/fr/").get_data(as_text=True)
     assert "Search the help center" not in page
     assert load(catalogues()["fr"]).get("Search the help center").string in page
+
+
+@pytest.mark.parametrize(
+    ("code", "language", "writing"),
+    [
+        ("fr", "Français", "ltr"),
+        ("ko", "한국어", "ltr"),
+        ("ar", "العربية", "rtl"),
+        ("he", "עברית", "rtl"),
+        ("fa", "فارسی", "rtl"),
+        ("ur", "اردو", "rtl"),
+        ("zz", "zz", "ltr"),
+    ],
+)
+def test_language_names_and_direction_come_from_babel(code: str, language: str, writing: str) -> None:
+    assert (locales.name(code), locales.direction(code)) == (language, writing)

@@ -2,31 +2,30 @@
 
 from __future__ import annotations
 
+from babel import Locale, UnknownLocaleError
 from flask import request
 
-NAMES = {
-    "en": "English",
-    "fr": "Français",
-    "ko": "한국어",
-    "ar": "العربية",
-    "de": "Deutsch",
-    "es": "Español",
-    "ja": "日本語",
-    "zh": "中文",
-    "pt": "Português",
-    "it": "Italiano",
-    "nl": "Nederlands",
-}
-RTL = {"ar", "he", "fa", "ur"}
 COOKIE = "kb_locale"
 
 
+def _babel(locale: str) -> Locale | None:
+    try:
+        return Locale.parse(locale.replace("_", "-"), sep="-")
+    except (ValueError, UnknownLocaleError):
+        return None
+
+
 def direction(locale: str) -> str:
-    return "rtl" if locale.split("-")[0] in RTL else "ltr"
+    """``rtl`` or ``ltr``, from Babel's data on how the language is written (Arabic, Hebrew, Persian...)."""
+    found = _babel(locale)
+    return "rtl" if found is not None and found.text_direction == "rtl" else "ltr"
 
 
 def name(locale: str) -> str:
-    return NAMES.get(locale, locale)
+    """The language's name in itself, as a language menu shows it ("Français", "한국어"); the code if unknown."""
+    found = _babel(locale)
+    own = found.get_display_name(found) if found is not None else None
+    return own[:1].upper() + own[1:] if own else locale
 
 
 def preferred_locale(available: list[str], default: str) -> str:
