@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from whoosh import index, scoring
 from whoosh.analysis import Analyzer, CharsetFilter, LowercaseFilter, RegexTokenizer, StemFilter, StopFilter
 from whoosh.fields import ID, TEXT, Schema
@@ -19,7 +20,7 @@ from whoosh.query import Or, Phrase, Query, Term
 from whoosh.support.charset import accent_map
 
 from kb.content import Article
-from kb.search import languages
+from kb.search import languages, postings
 from kb.search.languages import TOKEN
 
 FIELDS = {"title": 3.0, "summary": 2.0, "tags": 2.0, "headings": 1.5, "body": 1.0}
@@ -93,6 +94,16 @@ def write_index(
     for article in articles:
         writer.update_document(**document(article))
     writer.commit(optimize=True)
+    postings.save(postings.read_whoosh(folder, FIELDS), folder)  # the arrays follow every rewrite
+
+
+@dataclass(frozen=True)
+class WeightedQuery:
+    terms: dict[str, float]  # stem -> boost
+    phrases: list[Query]
+
+    def __bool__(self) -> bool:
+        return bool(self.terms)
 
 
 @dataclass(frozen=True)
@@ -110,7 +121,9 @@ class KeywordIndex:
         self.ix = index.open_dir(str(folder))
         self.analyzer = analyzer_for(locale)
         self.words = words_analyzer()
-        self.searcher = self.ix.searcher(weighting=scoring.BM25F(B=0.75, K1=1.2))
+        self.searcher = self.ix.searcher(weighting=scoring.BM25F(B=postings.B, K1=postings.K1))
+        self.postings = postings.load(folder, FIELDS)
+        self.docnum = {article_id: n for n, article_id in enumerate(self.postings.ids)}
         # A Whoosh reader keeps one position per open file: threads sharing it (gunicorn --threads) must
         # take turns, or one reads at the other's offset and the search fails. Hold it to use the reader.
         self.lock = threading.RLock()
@@ -125,18 +138,19 @@ class KeywordIndex:
         A word the articles lack is left alone when ``known_word`` says it is a real word (the
         model's vocabulary), so "print" is not "corrected" to "point".
         """
-        with self.lock:
-            return self._corrections(query, known_word)
+        with self.lock:  # the word analyser's cache is not thread-safe
+            words = [t.text for t in self.words(query)]
+        unknown = [w for w in words if len(w) >= 4 and LATIN_WORD.fullmatch(w) and w not in self.postings.words]
+        unknown = [w for w in unknown if known_word is None or not known_word(w)]
+        if not unknown:
+            return {}
+        with self.lock:  # only an unknown word needs the reader's word graph
+            return self._corrections(unknown)
 
-    def _corrections(self, query: str, known_word: Callable[[str], bool] | None) -> dict[str, str]:
+    def _corrections(self, unknown: list[str]) -> dict[str, str]:
         reader = self.searcher.reader()
         fixed: dict[str, str] = {}
-        for token in self.words(query):
-            word = token.text
-            if len(word) < 4 or not LATIN_WORD.fullmatch(word) or reader.doc_frequency("words", word) > 0:
-                continue
-            if known_word is not None and known_word(word):
-                continue
+        for word in unknown:
             allowed = 1 if len(word) <= 5 else 2
             # Levenshtein counts a swap of two letters as two edits: look one further, then judge by ours.
             candidates = [c for c in reader.terms_within("words", word, allowed + 1, prefix=1) if c != word]
@@ -167,6 +181,57 @@ class KeywordIndex:
         if len(stems) >= 2:
             parts.append(Or([Phrase(f, stems, slop=1, boost=2.0) for f in ("title", "body")]))
         return Or(parts)
+
+    def query_terms(
+        self, text: str, synonyms: list[list[str]] | None = None, extra_words: Iterable[str] = ()
+    ) -> WeightedQuery:
+        """What ``build_query`` ORs: each stem with its boost (0.7 for a synonym's), and the phrases."""
+        stems = self.stems(text)
+        stems += [s for w in extra_words for s in self.stems(w) if s not in stems]
+        terms = dict.fromkeys(stems, 1.0)
+        phrases: list[Query] = []
+        for group in synonyms or []:
+            if any(_contains(stems, self.stems(term)) for term in group):
+                for term in group:
+                    alt = self.stems(term)
+                    if len(alt) == 1 and alt[0] not in stems:  # Whoosh adds a repeated alternative twice
+                        terms[alt[0]] = terms.get(alt[0], 0.0) + 0.7
+                    elif len(alt) > 1 and not _contains(stems, alt):
+                        phrases.append(_field_query(alt, boost=0.7))
+        if len(stems) >= 2:
+            phrases.append(Or([Phrase(f, stems, slop=1, boost=2.0) for f in ("title", "body")]))
+        return WeightedQuery(terms, phrases)
+
+    def score(self, query: WeightedQuery, limit: int = 50, category: str | None = None) -> list[KeywordHit]:
+        """BM25F top ``limit`` of ``query``: the terms from the precomputed arrays, phrases by Whoosh."""
+        p = self.postings
+        total = np.zeros(p.doc_count)
+        found = np.zeros(p.doc_count, dtype=bool)
+        for stem, boost in query.terms.items():
+            docs, weights = p.postings(stem)
+            total[docs] += weights if boost == 1.0 else weights * boost
+            found[docs] = True
+        if query.phrases:  # positions are not in the arrays: Whoosh matches the few documents with a phrase
+            with self.lock:
+                for match in self.searcher.search(Or(query.phrases), limit=None):
+                    total[match.docnum] += match.score
+                    found[match.docnum] = True
+        if category:
+            found &= p.categories == category
+        candidates = np.flatnonzero(found)
+        top = candidates[np.lexsort((candidates, -total[candidates]))[:limit]]  # ties: lower docnum, as Whoosh
+        present = {stem: p.has(stem, top) for stem in query.terms}
+        return [
+            KeywordHit(p.ids[d], float(total[d]), frozenset(s for s, has in present.items() if has[i]))
+            for i, d in enumerate(top)
+        ]
+
+    def matched_stems(self, article_ids: Iterable[str], stems: Iterable[str]) -> dict[str, frozenset[str]]:
+        """Which of ``stems`` each article contains (an article of another locale: none)."""
+        ids = [i for i in article_ids if i in self.docnum]
+        docnums = np.array([self.docnum[i] for i in ids], dtype=np.int64)
+        present = {stem: self.postings.has(stem, docnums) for stem in stems}
+        return {a: frozenset(s for s, has in present.items() if has[n]) for n, a in enumerate(ids)}
 
     def search(
         self, query: Query, limit: int = 50, category: str | None = None, only: Iterable[str] | None = None

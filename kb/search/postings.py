@@ -1,0 +1,154 @@
+"""Whoosh's BM25F weights read once into numpy arrays, so scoring a query is a few array additions.
+
+Whoosh matches an OR of terms in pure Python; at ten thousand articles that was most of a search's
+time. A term's score in a document does not depend on the query, so each term keeps the documents
+that contain it and its BM25F score there, summed over the fields: an OR of terms is then the sum
+of their weight vectors, exactly what Whoosh computes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from whoosh import index, scoring
+from whoosh.searching import Searcher as WhooshSearcher
+
+SCORES = "scores.npz"
+VOCABULARY = "vocabulary.json"
+B, K1 = 0.75, 1.2  # scoring.BM25F's, as KeywordIndex opens its searcher
+
+
+@dataclass(frozen=True)
+class Postings:
+    """Per term: its documents (ascending numbers) and BM25F score there; per document: id and category."""
+
+    terms: dict[str, int]
+    offsets: np.ndarray  # term t's postings are docs[offsets[t]:offsets[t + 1]]
+    docs: np.ndarray
+    weights: np.ndarray
+    coverage_df: np.ndarray  # per term: documents with it in the body or the title, whichever is more
+    ids: list[str]
+    categories: np.ndarray
+    words: frozenset[str]  # the articles' whole words, for typo correction
+
+    @property
+    def doc_count(self) -> int:
+        return len(self.ids)
+
+    def postings(self, stem: str) -> tuple[np.ndarray, np.ndarray]:
+        """The documents containing ``stem`` and its score in each; empty when no article has it."""
+        t = self.terms.get(stem)
+        if t is None:
+            return self.docs[:0], self.weights[:0]
+        start, end = self.offsets[t], self.offsets[t + 1]
+        return self.docs[start:end], self.weights[start:end]
+
+    def has(self, stem: str, docnums: np.ndarray) -> np.ndarray:
+        """Which of ``docnums`` contain ``stem`` in any field."""
+        docs, _ = self.postings(stem)
+        if not len(docs):
+            return np.zeros(len(docnums), dtype=bool)
+        at = np.minimum(np.searchsorted(docs, docnums), len(docs) - 1)
+        found: np.ndarray = docs[at] == docnums
+        return found
+
+    def df(self, stem: str) -> int:
+        t = self.terms.get(stem)
+        return 0 if t is None else int(self.coverage_df[t])
+
+
+def read_whoosh(folder: Path, fields: Iterable[str]) -> Postings:
+    """Score every term of ``fields`` in every document the way Whoosh's BM25F(B=0.75, K1=1.2) does."""
+    ix = index.open_dir(str(folder))
+    with ix.searcher(weighting=scoring.BM25F(B=B, K1=K1)) as searcher:
+        return _read(searcher, list(fields))
+
+
+def _read(searcher: WhooshSearcher, fields: list[str]) -> Postings:
+    reader = searcher.reader()
+    n = reader.doc_count_all()
+    ids, categories = [""] * n, [""] * n
+    for docnum, stored in reader.iter_docs():
+        ids[docnum], categories[docnum] = stored["id"], stored.get("category", "")
+    terms: dict[str, int] = {}
+    df_body_title: dict[str, int] = {}
+    term_parts, doc_parts, score_parts = [], [], []
+    for field in fields:
+        avgfl = searcher.avg_field_length(field) or 1
+        lengths = np.array([searcher.doc_field_length(d, field, 1) or 1 for d in range(n)], dtype=np.float64)
+        norm = K1 * ((1 - B) + B * lengths / avgfl)
+        for raw in reader.lexicon(field):
+            term = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+            items = list(reader.postings(field, raw).items_as("weight"))
+            if not items:
+                continue
+            docs = np.fromiter((d for d, _ in items), dtype=np.int64, count=len(items))
+            tf = np.fromiter((w for _, w in items), dtype=np.float64, count=len(items))
+            t = terms.setdefault(term, len(terms))
+            if field in ("body", "title"):
+                df_body_title[term] = max(df_body_title.get(term, 0), len(items))
+            term_parts.append(np.full(len(docs), t, dtype=np.int64))
+            doc_parts.append(docs)
+            score_parts.append(searcher.idf(field, raw) * (tf * (K1 + 1)) / (tf + norm[docs]))
+    if term_parts:
+        term_of, doc_of, score = np.concatenate(term_parts), np.concatenate(doc_parts), np.concatenate(score_parts)
+    else:
+        term_of, doc_of, score = np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64)
+    # One posting per (term, document): the fields' scores summed, in the fields' order as Whoosh adds them.
+    keys, first = np.unique(term_of * max(n, 1) + doc_of, return_inverse=True)
+    weights = np.zeros(len(keys), dtype=np.float64)
+    np.add.at(weights, first, score)
+    term_ids = keys // max(n, 1)
+    offsets = np.searchsorted(term_ids, np.arange(len(terms) + 1)).astype(np.int64)
+    coverage_df = np.array([df_body_title.get(t, 0) for t in terms], dtype=np.int64)
+    words = {w.decode("utf-8") if isinstance(w, bytes) else w for w in reader.lexicon("words")}
+    return Postings(
+        terms,
+        offsets,
+        (keys % max(n, 1)).astype(np.int32),
+        weights,
+        coverage_df,
+        ids,
+        np.array(categories, dtype=object),
+        frozenset(words),
+    )
+
+
+def save(postings: Postings, folder: Path) -> None:
+    np.savez(
+        folder / SCORES,
+        offsets=postings.offsets,
+        docs=postings.docs,
+        weights=postings.weights,
+        coverage_df=postings.coverage_df,
+    )
+    vocabulary = {
+        "terms": list(postings.terms),
+        "ids": postings.ids,
+        "categories": [str(c) for c in postings.categories],
+        "words": sorted(postings.words),
+    }
+    (folder / VOCABULARY).write_text(json.dumps(vocabulary, ensure_ascii=False), encoding="utf-8")
+
+
+def load(folder: Path, fields: Iterable[str]) -> Postings:
+    """The arrays saved with the locale's index; read from Whoosh when the build predates them."""
+    try:
+        arrays = np.load(folder / SCORES)
+        vocabulary = json.loads((folder / VOCABULARY).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return read_whoosh(folder, fields)
+    return Postings(
+        {t: i for i, t in enumerate(vocabulary["terms"])},
+        arrays["offsets"],
+        arrays["docs"],
+        arrays["weights"],
+        arrays["coverage_df"],
+        vocabulary["ids"],
+        np.array(vocabulary["categories"], dtype=object),
+        frozenset(vocabulary["words"]),
+    )
