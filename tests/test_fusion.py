@@ -9,7 +9,7 @@ import pytest
 
 from kb.search import fusion
 from kb.search.fusion import Candidate
-from kb.search.semantic import VectorIndex
+from kb.search.vectors import VectorIndex
 
 
 def candidates() -> list[Candidate]:

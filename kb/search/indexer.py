@@ -21,9 +21,10 @@ from kb.content import Library
 from kb.search.chunks import Chunk, chunk_article
 from kb.search.keyword import write_index
 from kb.search.semantic import Embedder
+from kb.search.vectors import load_vectors, save_vectors, write_anns
 
 KEEP_BUILDS = 3
-FORMAT = 7  # bump when the layout or the chunking changes, to force a full rebuild
+FORMAT = 8  # bump when the layout or the chunking changes, to force a full rebuild
 
 Progress = Callable[[int], None]
 
@@ -105,7 +106,7 @@ def build_index(
     for key, embedder in embedders.items():
         reuse = previous is not None and old.get("models", {}).get(key) == embedder.name
         vectors, embedded = _embed(chunks, embedder, previous, key if reuse else None, dirty, progress)
-        np.save(build / f"vectors-{key}.npy", vectors)
+        _save_vectors(build, key, vectors, chunks, previous if reuse and not embedded else None)
         report.chunks_embedded += embedded
         models[key] = embedder.name
     report.model = ", ".join(models.values())
@@ -144,7 +145,7 @@ def _embed(
     known: dict[tuple[str, str], np.ndarray] = {}
     if previous is not None and key is not None:
         try:
-            old_vectors = np.load(previous / f"vectors-{key}.npy")
+            old_vectors = load_vectors(previous / f"vectors-{key}.npy")
             old_chunks = json.loads((previous / "chunks.json").read_text())
             known = {(c["id"], c["text"]): old_vectors[i] for i, c in enumerate(old_chunks)}
         except (OSError, ValueError):
@@ -164,6 +165,33 @@ def _embed(
         if progress is not None:
             progress(min(start + batch, len(todo)), len(todo))
     return vectors, len(todo)
+
+
+def _save_vectors(build: Path, key: str, vectors: np.ndarray, chunks: list[Chunk], previous: Path | None) -> None:
+    """Write the float16 vectors and the HNSW graphs of model ``key``; link the previous build's files
+    instead when its passages are the same (nothing to rewrite, no graph to rebuild)."""
+    target = build / f"vectors-{key}.npy"
+    if previous is not None and _same_passages(previous, chunks):
+        files = [previous / f"vectors-{key}.npy", *previous.glob(f"ann-{key}-*.usearch")]
+        try:
+            for old in files:
+                os.link(old, build / old.name)
+            return
+        except OSError:  # a file system without hard links: write them again
+            for old in files:
+                (build / old.name).unlink(missing_ok=True)
+    save_vectors(target, vectors)
+    write_anns(build, key, load_vectors(target), [c.article_id for c in chunks])
+
+
+def _same_passages(previous: Path, chunks: list[Chunk]) -> bool:
+    try:
+        old = json.loads((previous / "chunks.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return len(old) == len(chunks) and all(
+        o["id"] == c.article_id and o["text"] == c.text for o, c in zip(old, chunks, strict=True)
+    )
 
 
 def _prune(index_dir: Path, keep: str) -> None:

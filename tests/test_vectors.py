@@ -1,0 +1,119 @@
+"""Passage vectors: float16 memory maps that score like the float32 matrix did, and an HNSW graph that
+finds the same articles as the full scan."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import MODELS
+
+from kb.config import Settings
+from kb.content import load_library
+from kb.search import Searcher, open_searcher
+from kb.search.indexer import build_index, current_build
+from kb.search.vectors import VectorIndex, load_vectors, open_ann, write_ann, write_anns
+
+QUERIES = [
+    "how do points expire",
+    "connect my store",
+    "customer did not get their reward",
+    "change the email sent to members",
+    "export a list of members",
+    "ERR-4012",
+]
+
+
+@pytest.fixture(scope="module")
+def searcher(indexed_root: Path) -> Searcher:
+    return open_searcher(indexed_root / "search_index", load_library(indexed_root / "articles"), Settings(), MODELS)
+
+
+def test_float16_scores_match_the_float32_passages(searcher: Searcher) -> None:
+    chunks = json.loads((searcher.build / "chunks.json").read_text(encoding="utf-8"))
+    for key, by_locale in searcher.vectors.items():
+        embedder = searcher.embedders[key]
+        for locale, index in by_locale.items():
+            exact = embedder.encode([c["text"] for c in chunks if c["id"].split("/")[0] == locale])
+            for query in QUERIES:
+                qvec = embedder.encode_query(query)
+                cosines = exact @ qvec
+                old = np.maximum.reduceat(cosines, index.starts)
+                assert index.best_per_article(qvec) == pytest.approx(old, abs=1e-3)
+                for article_id in index.articles:
+                    i = index.position[article_id]
+                    row = index.best_row(article_id, qvec)
+                    assert index.starts[i] <= row < index.ends[i]
+                    assert cosines[row] == pytest.approx(old[i], abs=1e-3)  # the best row, or one tied with it
+
+
+def test_vectors_are_a_read_only_float16_memory_map(searcher: Searcher) -> None:
+    index = searcher.vectors["minilm"]["en"]
+    assert isinstance(index.vectors, np.memmap)
+    assert index.vectors.dtype == np.float16
+    assert not index.vectors.flags.writeable
+    again = load_vectors(searcher.build / "vectors-minilm.npy")
+    assert isinstance(again, np.memmap) and not again.flags.writeable
+    assert Path(again.filename) == Path(index.vectors.filename)
+
+
+def test_the_graph_finds_the_articles_the_full_scan_finds(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    centers = rng.standard_normal((400, 64)).astype(np.float32)
+    owner = np.repeat(np.arange(400), rng.integers(2, 9, 400))
+    matrix = centers[owner] + 0.7 * rng.standard_normal((len(owner), 64)).astype(np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    ids = [f"en/a{i}" for i in owner]
+    blank = [""] * len(ids)
+    np.save(tmp_path / "vectors.npy", matrix.astype(np.float16))
+    write_ann(tmp_path / "graph.usearch", load_vectors(tmp_path / "vectors.npy"), ids)
+    exact = VectorIndex(load_vectors(tmp_path / "vectors.npy"), ids, blank, blank)
+    approximate = VectorIndex(
+        load_vectors(tmp_path / "vectors.npy"), ids, blank, blank, ann=open_ann(tmp_path / "graph.usearch")
+    )
+    for _ in range(20):
+        query = centers[rng.integers(0, 400)] + rng.standard_normal(64).astype(np.float32)
+        query /= np.linalg.norm(query)
+        wanted = exact.scores(query).top(10)
+        found = approximate.scores(query).top(10)
+        assert [a for a, _ in found] == [a for a, _ in wanted]
+        assert [s for _, s in found] == pytest.approx([s for _, s in wanted], abs=1e-6)
+        allowed = {f"en/a{i}" for i in range(0, 400, 3)}
+        assert approximate.scores(query).top(5, allowed) == exact.scores(query).top(5, allowed)
+
+
+def test_a_search_through_the_graph_ranks_as_the_full_scan_does(
+    searcher: Searcher, indexed_root: Path, tmp_path: Path
+) -> None:
+    index_dir = tmp_path / "search_index"
+    shutil.copytree(indexed_root / "search_index", index_dir)
+    build = current_build(index_dir)
+    assert build is not None
+    ids = [c["id"] for c in json.loads((build / "chunks.json").read_text(encoding="utf-8"))]
+    for key in searcher.vectors:
+        write_anns(build, key, load_vectors(build / f"vectors-{key}.npy"), ids, above=0)  # every locale
+    approximate = open_searcher(index_dir, searcher.library, Settings(), MODELS)
+    assert all(ix.ann is not None for by_locale in approximate.vectors.values() for ix in by_locale.values())
+    for locale in ("en", "fr"):
+        for query in QUERIES:
+            wanted, _ = searcher.rank(query, locale)
+            found, _ = approximate.rank(query, locale)
+            assert [c.article_id for c in found] == [c.article_id for c in wanted]
+            assert [c.score for c in found] == pytest.approx([c.score for c in wanted], abs=1e-6)
+            hits = [(h.id, h.anchor) for h in approximate.search(query, locale).hits]
+            assert hits == [(h.id, h.anchor) for h in searcher.search(query, locale).hits]
+
+
+def test_an_unchanged_build_links_the_previous_files(indexed_root: Path, tmp_path: Path) -> None:
+    index_dir = tmp_path / "search_index"
+    shutil.copytree(indexed_root / "search_index", index_dir)
+    before = current_build(index_dir)
+    assert before is not None
+    report = build_index(load_library(indexed_root / "articles"), index_dir, MODELS.embedders(Settings()))
+    after = current_build(index_dir)
+    assert after is not None and after != before and report.chunks_embedded == 0
+    for key in ("minilm", "usem3"):
+        assert (after / f"vectors-{key}.npy").stat().st_ino == (before / f"vectors-{key}.npy").stat().st_ino
