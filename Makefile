@@ -33,6 +33,7 @@ $(STAMP): pyproject.toml
 index: setup
 	$(KB) translations compile
 	$(KB) db upgrade
+	$(KB) models export
 	$(KB) index
 
 # What the tests drive for real, from Debian: headless Chromium (never a downloaded browser build),

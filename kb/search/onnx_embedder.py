@@ -1,0 +1,212 @@
+"""The sentence model in onnxruntime: the same vectors as sentence-transformers, a query in half the time, no torch.
+
+``export_model`` writes the model once, at set-up (``kb models export``), from the weights on disk: the
+transformer with mean pooling and L2 normalisation inside the graph, beside a small JSON stamp that
+fingerprints the model folder it came from. ``OnnxEmbedder`` serves it with the model's own tokenizer
+(``tokenizer.json``), so a web worker loads onnxruntime and ``tokenizers`` and never imports torch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kb.search.semantic import QueryCache
+
+FORMAT = 1  # bump when the exported graph changes: older exports are then redone
+OPSET = 17
+SEQ_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+class ModelNotExportable(Exception):
+    """The model folder is not a sentence-transformers transformer with mean pooling: PyTorch serves it."""
+
+
+def onnx_path(models_dir: Path, label: str) -> Path:
+    """Where the export of the model called ``label`` lives."""
+    return models_dir / f"{label}.onnx"
+
+
+def fingerprint(model_dir: Path) -> str:
+    """A hash of every file's name, size and mtime in the model folder: cheap, and changes when the model does."""
+    digest = hashlib.sha256(f"format {FORMAT} opset {OPSET}\n".encode())
+    for path in sorted(p for p in model_dir.rglob("*") if p.is_file()):
+        stat = path.stat()
+        digest.update(f"{path.relative_to(model_dir).as_posix()} {stat.st_size} {stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def _stamp_path(target: Path) -> Path:
+    return target.with_suffix(".json")
+
+
+def is_current(target: Path, model_dir: Path) -> bool:
+    """Whether ``target`` exists and was exported from ``model_dir`` as it is now."""
+    try:
+        stamp = json.loads(_stamp_path(target).read_text())
+    except (OSError, ValueError):
+        return False
+    return (
+        target.is_file()
+        and stamp.get("source") == str(model_dir.resolve())
+        and stamp.get("fingerprint") == fingerprint(model_dir)
+    )
+
+
+def max_seq_length(model_dir: Path) -> int:
+    """The token limit sentence-transformers truncates at (``sentence_bert_config.json``), else BERT's 512."""
+    try:
+        config = json.loads((model_dir / "sentence_bert_config.json").read_text())
+        return int(config.get("max_seq_length") or 512)
+    except (OSError, ValueError):
+        return 512
+
+
+def check_exportable(model_dir: Path) -> None:
+    """Raise ModelNotExportable unless the folder is Transformer + mean Pooling (+ Normalize) with tokenizer.json."""
+    if not model_dir.is_dir():
+        raise ModelNotExportable(f"{model_dir} is not a model folder")
+    if not (model_dir / "tokenizer.json").is_file():
+        raise ModelNotExportable(f"{model_dir} has no tokenizer.json")
+    try:
+        modules = json.loads((model_dir / "modules.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelNotExportable(f"{model_dir}: no readable modules.json ({exc})") from None
+    kinds = [m.get("type", "").rsplit(".", 1)[-1] for m in modules]
+    if kinds not in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"]):
+        raise ModelNotExportable(f"{model_dir}: modules {kinds}, not Transformer + Pooling (+ Normalize)")
+    pooling = json.loads((model_dir / modules[1].get("path", "") / "config.json").read_text())
+    modes = [k for k, v in pooling.items() if k.startswith("pooling_mode") and v is True]
+    if modes != ["pooling_mode_mean_tokens"]:
+        raise ModelNotExportable(f"{model_dir}: pooling {modes}, not mean tokens")
+
+
+def export_model(model_dir: Path, target: Path) -> bool:
+    """Export the model in ``model_dir`` to ``target`` unless it is already current; True when it wrote."""
+    if is_current(target, model_dir):
+        return False
+    check_exportable(model_dir)
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
+    transformer: torch.nn.Module = model[0].auto_model  # type: ignore[assignment]
+    transformer.eval()
+    accepted = [n for n in SEQ_INPUTS if n in inspect.signature(transformer.forward).parameters]
+
+    class Pooled(torch.nn.Module):
+        """The transformer, then mean pooling over real tokens and L2 normalisation, as sentence-transformers does."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.transformer = transformer
+
+        def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+            named = dict(zip(accepted, inputs, strict=True))
+            hidden = self.transformer(**named).last_hidden_state
+            mask = named["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, p=2, dim=1)
+
+    sample = model.tokenizer(["a sample question to trace the graph"], return_tensors="pt")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    axes = {name: {0: "batch", 1: "tokens"} for name in accepted}
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer notes on shapes: the graph is checked against PyTorch in tests
+            torch.onnx.export(
+                Pooled(),
+                tuple(sample[name] for name in accepted),
+                str(partial),
+                input_names=accepted,
+                output_names=["embedding"],
+                dynamic_axes={**axes, "embedding": {0: "batch"}},
+                opset_version=OPSET,
+                dynamo=False,
+            )
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    stamp = {"source": str(model_dir.resolve()), "fingerprint": fingerprint(model_dir), "format": FORMAT}
+    _stamp_path(target).write_text(json.dumps(stamp, indent=2) + "\n")
+    return True
+
+
+class OnnxEmbedder(QueryCache):
+    """An exported sentence model run by onnxruntime, tokenized by the model's own ``tokenizer.json``."""
+
+    def __init__(self, onnx_file: Path, model_dir: Path, label: str) -> None:
+        from tokenizers import Tokenizer
+
+        self.name = label
+        self.path = onnx_file
+        self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self.tokenizer.enable_truncation(max_length=max_seq_length(model_dir))
+        self.tokenizer.no_padding()  # each batch is padded to its own longest text below
+        self._pad_id = self._pad_token_id(model_dir)
+        self._sessions: dict[int, Any] = {}
+        session = self._session(1)  # the query session: loaded now, so a broken file fails at start
+        self._inputs = [i.name for i in session.get_inputs()]
+        self.dim = int(session.get_outputs()[0].shape[1])
+        self._vocab: frozenset[str] | None = None
+
+    def _pad_token_id(self, model_dir: Path) -> int:
+        try:
+            pad = json.loads((model_dir / "special_tokens_map.json").read_text()).get("pad_token")
+        except (OSError, ValueError):
+            pad = None
+        token = pad.get("content") if isinstance(pad, dict) else pad
+        found = self.tokenizer.token_to_id(token) if isinstance(token, str) else None
+        return int(found) if found is not None else 0
+
+    def _session(self, threads: int) -> Any:
+        """One session per thread count: one thread for a single query, every core for batches of passages."""
+        if threads not in self._sessions:
+            import onnxruntime
+
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+            options.log_severity_level = 3
+            self._sessions[threads] = onnxruntime.InferenceSession(
+                str(self.path), options, providers=["CPUExecutionProvider"]
+            )
+        return self._sessions[threads]
+
+    def encode(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        encodings = self.tokenizer.encode_batch(texts)
+        threads = 1 if len(texts) == 1 else max(1, os.cpu_count() or 1)
+        session = self._session(threads)
+        order = np.argsort([-len(e.ids) for e in encodings], kind="stable")  # similar lengths pad little
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            width = max(len(encodings[i].ids) for i in rows)
+            feed = {name: np.zeros((len(rows), width), dtype=np.int64) for name in self._inputs}
+            if "input_ids" in feed:
+                feed["input_ids"].fill(self._pad_id)
+            for r, i in enumerate(rows):
+                e = encodings[i]
+                n = len(e.ids)
+                feed["input_ids"][r, :n] = e.ids
+                feed["attention_mask"][r, :n] = e.attention_mask
+                if "token_type_ids" in feed:
+                    feed["token_type_ids"][r, :n] = e.type_ids
+            out[rows] = session.run(None, feed)[0]
+        return out
+
+    def known_word(self, word: str) -> bool:
+        """Whether the model's tokenizer has ``word`` as one whole token: a real word, not a typo."""
+        if self._vocab is None:
+            self._vocab = frozenset(self.tokenizer.get_vocab(with_added_tokens=True))
+        return word in self._vocab

@@ -1,0 +1,142 @@
+"""The ONNX export of the sentence model: the same vectors and vocabulary as PyTorch, exported once."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kb import create_app
+from kb.search.onnx_embedder import ModelNotExportable, OnnxEmbedder, check_exportable, export_model, is_current
+from kb.search.semantic import Models, SentenceTransformerEmbedder, default_model_path
+
+ROOT = Path(__file__).resolve().parent.parent
+LABEL = "all-MiniLM-L6-v2"
+
+
+def _queries() -> list[str]:
+    lines = (ROOT / "bench" / "eval" / "merchants-fit.jsonl").read_text(encoding="utf-8").splitlines()
+    queries = [json.loads(line)["query"] for line in lines if line.strip()]
+    longest = sorted(queries, key=len)[-4:]
+    return [*queries, " ".join(longest)]  # the last is past 256 tokens: truncated as sentence-transformers does
+
+
+QUERIES = _queries()
+
+
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding a fresh export, so these tests never depend on `make` having run."""
+    folder = tmp_path_factory.mktemp("models")
+    assert export_model(Path(default_model_path()), folder / f"{LABEL}.onnx") is True
+    return folder
+
+
+@pytest.fixture(scope="module")
+def onnx(models_dir: Path) -> OnnxEmbedder:
+    embedder = Models(models_dir).embedder("")
+    assert isinstance(embedder, OnnxEmbedder)
+    return embedder
+
+
+@pytest.fixture(scope="module")
+def torch_embedder(tmp_path_factory: pytest.TempPathFactory) -> SentenceTransformerEmbedder:
+    """The registry without an export: PyTorch, as before."""
+    embedder = Models(tmp_path_factory.mktemp("no-export")).embedder("")
+    assert isinstance(embedder, SentenceTransformerEmbedder)
+    return embedder
+
+
+def test_queries_cover_long_korean_and_arabic_text() -> None:
+    assert len(QUERIES) >= 50
+    assert any(re.search("[\uac00-\ud7a3]", q) for q in QUERIES)
+    assert any(re.search("[\u0600-\u06ff]", q) for q in QUERIES)
+    assert len(QUERIES[-1].split()) > 256
+
+
+def test_onnx_vectors_match_pytorch(onnx: OnnxEmbedder, torch_embedder: SentenceTransformerEmbedder) -> None:
+    ours = np.stack([onnx.encode([q])[0] for q in QUERIES])
+    theirs = np.stack([torch_embedder.encode([q])[0] for q in QUERIES])
+    cosines = np.sum(ours * theirs, axis=1)
+    assert cosines.min() >= 0.99, QUERIES[int(np.argmin(cosines))]
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-4)
+
+
+def test_onnx_serves_an_index_built_by_pytorch(onnx: OnnxEmbedder, torch_embedder: SentenceTransformerEmbedder) -> None:
+    assert (onnx.name, onnx.dim) == (torch_embedder.name, torch_embedder.dim) == (LABEL, 384)
+
+
+def test_batches_give_the_vectors_of_one_by_one(onnx: OnnxEmbedder) -> None:
+    batched = onnx.encode(QUERIES, batch_size=16)
+    alone = np.stack([onnx.encode([q])[0] for q in QUERIES])
+    assert batched.shape == (len(QUERIES), 384)
+    assert np.allclose(batched, alone, atol=1e-5)
+
+
+def test_query_cache_returns_the_encoded_vector(onnx: OnnxEmbedder) -> None:
+    first = onnx.encode_query("how do I change my plan")
+    assert onnx.encode_query("how do I change my plan") is first
+    assert np.allclose(first, onnx.encode(["how do I change my plan"])[0], atol=1e-6)
+
+
+def test_known_word_agrees_with_pytorch(onnx: OnnxEmbedder, torch_embedder: SentenceTransformerEmbedder) -> None:
+    words = {w for q in QUERIES for w in re.findall(r"\w+", q)}
+    words |= {w.lower() for w in words} | {"refnud", "shopfiy", "[CLS]", "[PAD]", "##ing", ""}
+    disagree = [w for w in sorted(words) if onnx.known_word(w) != torch_embedder.known_word(w)]
+    assert disagree == []
+    assert onnx.known_word("plan") and not onnx.known_word("refnud")
+
+
+def test_export_is_skipped_when_current(models_dir: Path) -> None:
+    target = models_dir / f"{LABEL}.onnx"
+    before = target.stat().st_mtime_ns
+    assert export_model(Path(default_model_path()), target) is False
+    assert target.stat().st_mtime_ns == before
+
+
+def test_export_is_stale_when_the_stamp_does_not_match(models_dir: Path, tmp_path: Path) -> None:
+    model_dir = Path(default_model_path())
+    assert is_current(models_dir / f"{LABEL}.onnx", model_dir)
+    copy = tmp_path / f"{LABEL}.onnx"
+    copy.hardlink_to(models_dir / f"{LABEL}.onnx")
+    assert not is_current(copy, model_dir)  # no stamp
+    stamp = json.loads((models_dir / f"{LABEL}.json").read_text())
+    (tmp_path / f"{LABEL}.json").write_text(json.dumps({**stamp, "fingerprint": "another model"}))
+    assert not is_current(copy, model_dir)
+
+
+def test_a_folder_without_sentence_transformers_modules_is_not_exported(tmp_path: Path) -> None:
+    (tmp_path / "tokenizer.json").write_text("{}")
+    with pytest.raises(ModelNotExportable):
+        check_exportable(tmp_path)
+    with pytest.raises(ModelNotExportable):
+        export_model(tmp_path, tmp_path / "x.onnx")
+
+
+def test_models_export_command_reports_up_to_date(models_dir: Path, tmp_path: Path) -> None:
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test",
+        "ARTICLES_DIR": str(tmp_path),
+        "SEARCH_INDEX_DIR": str(tmp_path / "index"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'kb.sqlite3'}",
+    }
+    app = create_app(config, models=Models(models_dir))
+    result = app.test_cli_runner().invoke(args=["models", "export"])
+    assert result.exit_code == 0, result.output
+    assert "Up to date" in result.output
+
+
+def test_the_onnx_path_never_imports_torch(models_dir: Path) -> None:
+    code = (
+        "import sys; from pathlib import Path; from kb.search.semantic import load_embedder;"
+        f"e = load_embedder('', Path({str(models_dir)!r})); e.encode_query('where is my invoice');"
+        "print(type(e).__name__, 'torch' in sys.modules, 'sentence_transformers' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.split() == ["OnnxEmbedder", "False", "False"], out.stderr
