@@ -214,29 +214,61 @@ def translations_check() -> None:
     click.echo("every catalogue is complete")
 
 
+@cli.group("models")
+def models_group() -> None:
+    """Embedding model commands."""
+
+
+@models_group.command("export")
+@with_appcontext
+def models_export() -> None:
+    """Export the sentence model to ONNX in instance/models, so search embeds queries without torch."""
+    from kb.search.onnx_embedder import ModelNotExportable, export_model, onnx_path
+    from kb.search.semantic import model_source
+    from kb.site_state import models_of
+
+    source, label = model_source(current_settings().embedding_model)
+    target = onnx_path(models_of(current_app).models_dir, label)
+    try:
+        wrote = export_model(Path(source), target)
+    except ModelNotExportable as exc:  # not an error: PyTorch serves such a model
+        click.echo(f"not exported, PyTorch will serve it: {exc}", err=True)
+        return
+    click.echo(f"{'Exported' if wrote else 'Up to date'}: {target}")
+
+
 @cli.command("serve")
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=5000, type=int)
 @click.option("--workers", default=2, type=int)
 @click.option("--threads", default=4, type=int)
 def serve_command(host: str, port: int, workers: int, threads: int) -> None:
-    """Serve the site with gunicorn (the production server): each worker loads the model once."""
+    """Serve the site with gunicorn (the production server), set up by gunicorn.conf.py: the articles,
+    index and models are loaded once in the master and shared by the workers."""
     import os
+    import tempfile
 
+    from kb.config import PROJECT_ROOT
+
+    control = PROJECT_ROOT / "instance" / f"gunicorn-{port}.ctl"  # one per instance, not gunicorn's per user
+    if len(str(control)) > 100:  # a Unix socket path holds 107 bytes at most
+        control = Path(tempfile.gettempdir()) / f"kb-gunicorn-{port}.ctl"
     os.execvp(
         sys.executable,
         [
             sys.executable,
             "-m",
             "gunicorn",
+            "--config",
+            str(PROJECT_ROOT / "gunicorn.conf.py"),
             "--bind",
             f"{host}:{port}",
             "--workers",
             str(workers),
             "--threads",
             str(threads),
-            "--access-logfile",
-            "-",
+            "--control-socket",
+            str(control),
             "kb.wsgi:app",
         ],
     )
@@ -318,6 +350,7 @@ def report_command(since: str, fmt: str, locale: str | None, limit: int, gaps: b
 def _report_encoder() -> Encode | None:
     """The sentence model alone, to group questions by meaning (no search index, no multilingual model)."""
     from kb.search.semantic import load_embedder
+    from kb.site_state import models_of
 
-    embedder = load_embedder(str(_settings()["EMBEDDING_MODEL"] or ""))
+    embedder = load_embedder(str(_settings()["EMBEDDING_MODEL"] or ""), models_of(current_app).models_dir)
     return embedder.encode if embedder is not None else None

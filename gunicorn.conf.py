@@ -1,0 +1,77 @@
+"""gunicorn's settings for kb (``kb serve`` passes this file; ``gunicorn -c gunicorn.conf.py kb.wsgi:app`` too).
+
+The app is loaded once in the master (``preload_app``): the articles, the search index and the embedding
+models are read and warmed up before the workers fork, so the workers share those pages copy-on-write
+instead of each loading its own. What must not cross a fork is handled in ``post_fork``: the database
+engine's inherited connections are dropped, so each worker opens its own. Each worker still checks the
+index's CURRENT pointer itself and swaps to a new build when ``kb index`` lands one (``kb.site_state``).
+Command-line options (``--bind``, ``--workers``, ``--threads``, ``--control-socket``) override these.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent
+
+bind = "127.0.0.1:5000"
+workers = 2
+worker_class = "gthread"
+threads = 4
+preload_app = True
+timeout = 60
+graceful_timeout = 30
+keepalive = 5
+accesslog = "-"
+# gunicorn 25.1+ opens a control socket for ``gunicornc``; its default path is one per user, so a second
+# instance would take the first one's. ``kb serve`` names one per port; this is the fallback.
+control_socket = str(ROOT / "instance" / "gunicorn.ctl")
+
+WARM_UP = {  # one question per language: enough to run every model, analyser and snippet path once
+    "en": "how do customers earn points",
+    "fr": "comment les clients gagnent des points",
+    "ko": "고객은 포인트를 어떻게 적립하나요",
+    "ar": "كيف يكسب العملاء النقاط",
+}
+
+log = logging.getLogger("kb.serving")
+
+
+def _flask_app(server: Any) -> Any:
+    """Return the Flask app gunicorn loaded (in the master with ``preload_app``)."""
+    return server.app.wsgi()
+
+
+def warm_up(app: Any) -> None:
+    """Open the site's snapshot and ask each language's question once, so no visitor pays for a first time."""
+    with app.app_context():
+        snap = app.extensions["kb.state"].current()
+        if snap.searcher is None:
+            return
+        locales = {a.locale for a in snap.library} or {"en"}
+        for locale in sorted(locales):
+            question = WARM_UP.get(locale.split("-")[0], WARM_UP["en"])
+            snap.searcher.search(question, locale)
+            snap.searcher.suggest(question, locale)
+
+
+def when_ready(server: Any) -> None:
+    """In the master, before any worker forks: load and warm what the workers will share."""
+    warm_up(_flask_app(server))
+    server.log.info("kb: articles, index and models loaded in the master (pid %s)", os.getpid())
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    """In each new worker: drop the database connections inherited from the master (never share them)."""
+    sessions = _flask_app(server).extensions.get("kb.db")
+    engine = getattr(sessions, "kw", {}).get("bind")
+    if engine is not None:
+        engine.dispose(close=False)  # forget the master's pool without closing its connections
+
+
+def post_worker_init(worker: Any) -> None:
+    """In each worker, before its first request: run the warm-up again (thread pools, per-process state)."""
+    warm_up(worker.wsgi)

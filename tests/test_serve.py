@@ -1,0 +1,82 @@
+"""`kb serve`: gunicorn with a preloading master still answers from every worker, stores what the workers
+write in the database, and swaps each worker to a new index build when CURRENT moves."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from conftest import PROJECT, free_port
+
+KB = Path(sys.executable).parent / "kb"
+
+
+def _get(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=60) as reply:
+        return json.loads(reply.read())
+
+
+def _wait_up(url: str, server: subprocess.Popen, seconds: float = 600) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert server.poll() is None, "kb serve exited"
+        try:
+            _get(url)
+            return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError(f"kb serve did not answer at {url}")
+
+
+def test_serve_preloads_and_each_worker_follows_a_new_build(tmp_path: Path) -> None:
+    index = tmp_path / "search_index"
+    shutil.copytree(PROJECT / "search_index", index)
+    old = (index / "CURRENT").read_text().strip()
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "KB_DATABASE_URL": f"sqlite:///{tmp_path / 'kb.sqlite3'}",
+        "KB_SEARCH_INDEX_DIR": str(index),
+        "KB_INDEX_RELOAD_SECONDS": "0.5",
+        "KB_RATELIMIT_ENABLED": "false",
+        "KB_LOG_LEVEL": "INFO",
+    }
+    subprocess.run([str(KB), "db", "upgrade"], env=env, check=True, capture_output=True, cwd=PROJECT)
+    port = free_port()
+    log = tmp_path / "server.log"
+    server = subprocess.Popen(
+        [str(KB), "serve", "--port", str(port), "--workers", "2", "--threads", "2"],
+        env=env,
+        cwd=PROJECT,
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("w"),
+    )
+    base = f"http://127.0.0.1:{port}/api/suggest?locale=en&q="
+    try:
+        _wait_up(base + "warm", server)
+        answer = _get(base + "how+do+points+expire")
+        assert answer["suggestions"], log.read_text()[-2000:]
+        assert answer["search_id"], "the worker could not write the search to the database"
+        assert "loaded in the master" in log.read_text()
+
+        new = old + "-copy"
+        shutil.copytree(index / "builds" / old, index / "builds" / new)
+        (index / "CURRENT.tmp").write_text(new)
+        (index / "CURRENT.tmp").replace(index / "CURRENT")
+        time.sleep(1)
+        with ThreadPoolExecutor(8) as pool:  # enough at once that both workers take some
+            answers = list(pool.map(lambda n: _get(f"{base}points+expiry+{n}"), range(40)))
+        assert all(a["suggestions"] for a in answers)
+        opened = log.read_text().count(f"index build {new}")
+        assert opened == 2, log.read_text()[-3000:]  # once in each worker, never in the master
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
