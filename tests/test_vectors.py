@@ -74,15 +74,24 @@ def test_the_graph_finds_the_articles_the_full_scan_finds(tmp_path: Path) -> Non
     approximate = VectorIndex(
         load_vectors(tmp_path / "vectors.npy"), ids, blank, blank, ann=open_ann(tmp_path / "graph.usearch")
     )
-    for _ in range(20):
+    # An approximate graph (built on several threads, so not the same twice) may miss a near tie now and then:
+    # what must hold is the recall of the exact top articles, and exact scores for what it finds.
+    allowed = {f"en/a{i}" for i in range(0, 400, 3)}
+    found_share, filtered_share = [], []
+    for _ in range(40):
         query = centers[rng.integers(0, 400)] + rng.standard_normal(64).astype(np.float32)
         query /= np.linalg.norm(query)
-        wanted = exact.scores(query).top(10)
-        found = approximate.scores(query).top(10)
-        assert [a for a, _ in found] == [a for a, _ in wanted]
-        assert [s for _, s in found] == pytest.approx([s for _, s in wanted], abs=1e-6)
-        allowed = {f"en/a{i}" for i in range(0, 400, 3)}
-        assert approximate.scores(query).top(5, allowed) == exact.scores(query).top(5, allowed)
+        wanted = dict(exact.scores(query).top(10))
+        found = dict(approximate.scores(query).top(10))
+        found_share.append(len(wanted.keys() & found.keys()) / len(wanted))
+        for article in wanted.keys() & found.keys():
+            assert found[article] == pytest.approx(wanted[article], abs=1e-6)
+        wanted_in = {a for a, _ in exact.scores(query).top(5, allowed)}
+        found_in = {a for a, _ in approximate.scores(query).top(5, allowed)}
+        assert found_in <= allowed
+        filtered_share.append(len(wanted_in & found_in) / len(wanted_in))
+    assert np.mean(found_share) >= 0.98
+    assert np.mean(filtered_share) >= 0.98
 
 
 def test_a_search_through_the_graph_ranks_as_the_full_scan_does(
