@@ -26,6 +26,7 @@ from kb.search.languages import TOKEN
 FIELDS = {"title": 3.0, "summary": 2.0, "tags": 2.0, "headings": 1.5, "body": 1.0}
 STEMMED_LANGUAGES = {"en": "en", "fr": "fr", "de": "de", "es": "es", "it": "it", "pt": "pt", "nl": "nl", "ar": "ar"}
 WORD = re.compile(r"\w+(?:[.'’-]\w+)*", re.UNICODE)
+WORD_STEMS_KEPT = 200_000  # distinct words whose stems a process remembers (the articles' words, mostly)
 LATIN_WORD = re.compile(r"[a-zà-ÿœæ]+")  # spelling correction is for alphabetic scripts we can judge
 
 
@@ -127,10 +128,20 @@ class KeywordIndex:
         # A Whoosh reader keeps one position per open file: threads sharing it (gunicorn --threads) must
         # take turns, or one reads at the other's offset and the search fails. Hold it to use the reader.
         self.lock = threading.RLock()
+        self._word_stems: dict[str, tuple[str, ...]] = {}
 
     def stems(self, text: str) -> list[str]:
         with self.lock:  # the stemmer's cache is not thread-safe either
             return [t.text for t in self.analyzer(text)]
+
+    def word_stems(self, word: str) -> tuple[str, ...]:
+        """The stems of one word, remembered: a snippet stems every word of its section, and sections repeat."""
+        found = self._word_stems.get(word)
+        if found is None:
+            found = tuple(self.stems(word))
+            if len(self._word_stems) < WORD_STEMS_KEPT:
+                self._word_stems[word] = found
+        return found
 
     def corrections(self, query: str, known_word: Callable[[str], bool] | None = None) -> dict[str, str]:
         """Map each misspelt word of ``query`` to the closest word of the articles.

@@ -310,7 +310,7 @@ class Searcher:
                 text = section.text
         kw = self.keyword.get(article.locale)
         stems = set(kw.stems(query)) if kw else set()
-        marked = snippet(text, stems, kw.stems if kw else (lambda w: [w.lower()]))
+        marked = snippet(text, stems, kw.word_stems if kw else (lambda w: (w.lower(),)))
         return Hit(
             article,
             anchor,

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from markupsafe import Markup, escape
 
 TOKEN = re.compile(r"\w+(?:[.'’-]\w+)*|\W+", re.UNICODE)
 
 
-def snippet(text: str, stems: set[str], stem: Callable[[str], list[str]], words: int = 32) -> Markup:
+def snippet(text: str, stems: set[str], stem: Callable[[str], Iterable[str]], words: int = 32) -> Markup:
     """Return about ``words`` words of ``text`` around the densest match, query words in <mark>."""
     tokens = TOKEN.findall(text.replace("\n", " · "))
     word_positions = [i for i, t in enumerate(tokens) if t[0].isalnum() or t[0] == "_"]
