@@ -129,6 +129,7 @@ class KeywordIndex:
         # take turns, or one reads at the other's offset and the search fails. Hold it to use the reader.
         self.lock = threading.RLock()
         self._word_stems: dict[str, tuple[str, ...]] = {}
+        self._fixes: dict[str, str] = {}  # unknown word -> its correction ("" for none), under the lock
 
     def stems(self, text: str) -> list[str]:
         with self.lock:  # the stemmer's cache is not thread-safe either
@@ -159,17 +160,25 @@ class KeywordIndex:
             return self._corrections(unknown)
 
     def _corrections(self, unknown: list[str]) -> dict[str, str]:
-        reader = self.searcher.reader()
         fixed: dict[str, str] = {}
         for word in unknown:
-            allowed = 1 if len(word) <= 5 else 2
-            # Levenshtein counts a swap of two letters as two edits: look one further, then judge by ours.
-            candidates = [c for c in reader.terms_within("words", word, allowed + 1, prefix=1) if c != word]
-            scored = [(_distance(word, c), -reader.doc_frequency("words", c), c) for c in candidates]
-            scored = [t for t in scored if t[0] <= allowed]
-            if scored:
-                fixed[word] = min(scored)[2]
+            if word not in self._fixes:  # typeahead asks for the same half-typed words again and again
+                if len(self._fixes) >= WORD_STEMS_KEPT:
+                    self._fixes.clear()
+                self._fixes[word] = self._closest(word)
+            if self._fixes[word]:
+                fixed[word] = self._fixes[word]
         return fixed
+
+    def _closest(self, word: str) -> str:
+        """The articles' word closest to ``word`` within one or two edits ("" when none): Whoosh's word graph."""
+        reader = self.searcher.reader()
+        allowed = 1 if len(word) <= 5 else 2
+        # Levenshtein counts a swap of two letters as two edits: look one further, then judge by ours.
+        candidates = [c for c in reader.terms_within("words", word, allowed + 1, prefix=1) if c != word]
+        scored = [(_distance(word, c), -reader.doc_frequency("words", c), c) for c in candidates]
+        scored = [t for t in scored if t[0] <= allowed]
+        return min(scored)[2] if scored else ""
 
     def build_query(
         self, text: str, synonyms: list[list[str]] | None = None, extra_words: Iterable[str] = ()
