@@ -26,6 +26,8 @@ timeout = 60
 graceful_timeout = 30
 keepalive = 5
 accesslog = "-"
+# The path only: no query string (visitors type questions there), no client address, no referrer.
+access_log_format = '%(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 # gunicorn 25.1+ opens a control socket for ``gunicornc``; its default path is one per user, so a second
 # instance would take the first one's. ``kb serve`` names one per port; this is the fallback.
 control_socket = str(ROOT / "instance" / "gunicorn.ctl")

@@ -349,8 +349,7 @@ def report_command(since: str, fmt: str, locale: str | None, limit: int, gaps: b
 
 def _report_encoder() -> Encode | None:
     """The sentence model alone, to group questions by meaning (no search index, no multilingual model)."""
-    from kb.search.semantic import load_embedder
     from kb.site_state import models_of
 
-    embedder = load_embedder(str(_settings()["EMBEDDING_MODEL"] or ""), models_of(current_app).models_dir)
+    embedder = models_of(current_app).embedder(current_settings().embedding_model)
     return embedder.encode if embedder is not None else None

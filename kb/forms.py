@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from flask import request
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringField, TextAreaField
@@ -19,6 +20,7 @@ MESSAGE_MIN = 10
 MESSAGE_MAX = 5000
 STORE_URL_MAX = 300
 CAME_FROM_MAX = 500
+NEXT_MAX = 500
 
 
 def _store_address(_form: Any, field: Any) -> None:
@@ -40,7 +42,17 @@ def _store_address(_form: Any, field: Any) -> None:
         raise ValidationError(_l("Enter your store's web address, for example mystore.myshopify.com."))
 
 
-class ContactForm(FlaskForm):
+class PostedForm(FlaskForm):
+    """A form read from posted form fields only: a JSON body (``[1]``, ``"x"``) is no form, never a 500."""
+
+    class Meta(FlaskForm.Meta):
+        def wrap_formdata(self, form: Any, formdata: Any) -> Any:
+            if request.is_json:
+                formdata = request.form  # empty: the fields are missing and say so
+            return super().wrap_formdata(form, formdata)
+
+
+class ContactForm(PostedForm):
     """The contact form; the data fields are carried over untouched by the page that suggests answers."""
 
     name = StringField(
@@ -104,7 +116,7 @@ class ContactForm(FlaskForm):
 FEEDBACK_QUERY_MAX = 500  # the search that led to the article, as kept with the vote
 
 
-class FeedbackForm(FlaskForm):
+class FeedbackForm(PostedForm):
     """The article's "Did this answer your question?": Yes or No (step "vote"), then after a No why
     (step "reason"); the field names are those templates/feedback/_widget.html and feedback.js post."""
 
@@ -153,9 +165,11 @@ class FeedbackForm(FlaskForm):
 PASSWORD_MAX = 1000
 
 
-class LoginForm(FlaskForm):
+class LoginForm(PostedForm):
     """The admin's sign-in: any field that does not validate reads as a wrong email or password."""
 
     email = EmailField(_l("Email address"), validators=[DataRequired(), Length(max=EMAIL_MAX)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=PASSWORD_MAX)])
-    next = HiddenField()  # the admin page to return to; anything off /admin leads to the overview
+    next = HiddenField(
+        validators=[Length(max=NEXT_MAX)]
+    )  # the admin page to return to; anything off /admin leads to the overview

@@ -25,8 +25,8 @@ from kb.search.languages import TOKEN
 
 FIELDS = {"title": 3.0, "summary": 2.0, "tags": 2.0, "headings": 1.5, "body": 1.0}
 STEMMED_LANGUAGES = {"en": "en", "fr": "fr", "de": "de", "es": "es", "it": "it", "pt": "pt", "nl": "nl", "ar": "ar"}
-WORD = re.compile(r"\w+(?:[.'’-]\w+)*", re.UNICODE)
 WORD_STEMS_KEPT = 200_000  # distinct words whose stems a process remembers (the articles' words, mostly)
+FIXES_KEPT = 20_000  # unknown words (visitors' typing) whose correction a process remembers
 LATIN_WORD = re.compile(r"[a-zà-ÿœæ]+")  # spelling correction is for alphabetic scripts we can judge
 
 
@@ -111,7 +111,6 @@ class WeightedQuery:
 class KeywordHit:
     article_id: str
     score: float
-    stems: frozenset[str]  # the stems this article matched, for the confidence's coverage feature
 
 
 class KeywordIndex:
@@ -163,7 +162,7 @@ class KeywordIndex:
         fixed: dict[str, str] = {}
         for word in unknown:
             if word not in self._fixes:  # typeahead asks for the same half-typed words again and again
-                if len(self._fixes) >= WORD_STEMS_KEPT:
+                if len(self._fixes) >= FIXES_KEPT:
                     self._fixes.clear()
                 self._fixes[word] = self._closest(word)
             if self._fixes[word]:
@@ -240,11 +239,7 @@ class KeywordIndex:
             found &= p.categories == category
         candidates = np.flatnonzero(found)
         top = candidates[np.lexsort((candidates, -total[candidates]))[:limit]]  # ties: lower docnum, as Whoosh
-        present = {stem: p.has(stem, top) for stem in query.terms}
-        return [
-            KeywordHit(p.ids[d], float(total[d]), frozenset(s for s, has in present.items() if has[i]))
-            for i, d in enumerate(top)
-        ]
+        return [KeywordHit(p.ids[d], float(total[d])) for d in top]
 
     def matched_stems(self, article_ids: Iterable[str], stems: Iterable[str]) -> dict[str, frozenset[str]]:
         """Which of ``stems`` each article contains (an article of another locale: none)."""
@@ -253,28 +248,9 @@ class KeywordIndex:
         present = {stem: self.postings.has(stem, docnums) for stem in stems}
         return {a: frozenset(s for s, has in present.items() if has[n]) for n, a in enumerate(ids)}
 
-    def search(
-        self, query: Query, limit: int = 50, category: str | None = None, only: Iterable[str] | None = None
-    ) -> list[KeywordHit]:
-        """BM25F top ``limit``, optionally within a category or a given set of article ids."""
-        flt: Query | set[int] | None = Term("category", category) if category else None
-        with self.lock:
-            if only is not None:  # document numbers: a filter query of many ids costs more than the search
-                found = (self.searcher.document_number(id=i) for i in only)
-                flt = {n for n in found if n is not None}
-            results = self.searcher.search(query, limit=limit, filter=flt, terms=True)
-            return [
-                KeywordHit(r["id"], float(r.score), frozenset(_decode(t) for _f, t in r.matched_terms()))
-                for r in results
-            ]
-
     def close(self) -> None:
         with self.lock:
             self.searcher.close()
-
-
-def _decode(term: bytes | str) -> str:
-    return term.decode("utf-8") if isinstance(term, bytes) else term
 
 
 def _field_query(stems: list[str], boost: float) -> Query:

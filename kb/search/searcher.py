@@ -163,6 +163,7 @@ class Searcher:
         kw = self.keyword.get(locale)
         if not query:
             return [], ""
+        terms = None
         if kw is not None:
             fixes = self._corrections(kw, query, locale)
             if fixes:

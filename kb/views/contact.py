@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
+    abort,
     current_app,
     jsonify,
     redirect,
@@ -30,7 +31,7 @@ from kb.tickets import intake
 from kb.tracking import answers, search_log, store, votes
 from kb.tracking.contact_opened import record_contact_opened
 from kb.tracking.visitor import current_visitor
-from kb.views.lookups import get_article, get_locale_or_404
+from kb.views.lookups import get_article, get_id, get_locale_or_404
 
 log = logging.getLogger(__name__)
 
@@ -106,14 +107,13 @@ def sent(locale: str) -> ResponseReturnValue:
 
 
 def _payload() -> Any:
-    return (request.get_json(silent=True) or {}) if request.is_json else request.form
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
+    """The posted form, or a JSON object; any other JSON (``[1]``, ``"x"``) is a 400."""
+    if not request.is_json:
+        return request.form
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        abort(400, description="Send a JSON object.")
+    return data
 
 
 @bp.post("/contact/opened")
@@ -126,9 +126,9 @@ def opened() -> ResponseReturnValue:
         get_session(),
         visitor=current_visitor(),
         article_id=article.id,
-        search_id=_int(data.get("search_id")),
-        anchor=str(data.get("anchor") or ""),
-        position=_int(data.get("position")) or 0,
+        search_id=get_id(data.get("search_id")),
+        anchor=anchor if (anchor := str(data.get("anchor") or "")) in article.anchors else "",
+        position=get_id(data.get("position")) or 0,
     )
     return jsonify(recorded=True)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, session
+from flask import Blueprint, current_app, jsonify, redirect, render_template, request, session
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_limiter import RateLimitExceeded
@@ -108,6 +108,6 @@ def expired(exc: CSRFError) -> ResponseReturnValue:
     if wants_json():
         return jsonify(error=message), 400
     article = library().by_id(str(request.form.get("article_id") or ""))
-    if article is None:
-        abort(400, description=exc.description)
+    if article is None:  # no article to go back to: the plain 400 (abort here would escape as a 500)
+        return exc
     return _back(article, "ask", str(request.form.get("query") or ""), message)

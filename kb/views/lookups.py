@@ -33,3 +33,15 @@ def get_article(article_id: Any) -> Article:
     if article is None:
         abort(404, description="No such article.")
     return article
+
+
+ID_MAX = 2**31 - 1  # what an Integer column holds on SQLite and PostgreSQL alike
+
+
+def get_id(value: Any) -> int | None:
+    """A record id or a position as sent (``?s=``, ``"position"``): a whole number 0..2**31-1, else None."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if 0 <= number <= ID_MAX else None

@@ -9,7 +9,7 @@ from flask.typing import ResponseReturnValue
 
 from kb.site_state import library
 from kb.tracking import search_log
-from kb.views.lookups import get_article, get_locale_or_404
+from kb.views.lookups import get_article, get_id, get_locale_or_404
 
 bp = Blueprint("search", __name__)
 
@@ -40,10 +40,11 @@ def results(locale: str | None = None) -> ResponseReturnValue:
 def click() -> ResponseReturnValue:
     """Record which result was opened, then go to it (works without JavaScript)."""
     target = get_article(request.args.get("a"))
-    search_log.click(request.args.get("s", type=int), target.id, request.args.get("p", 0, type=int))
+    search_id = get_id(request.args.get("s"))
+    search_log.click(search_id, target.id, get_id(request.args.get("p")) or 0)
     anchor = request.args.get("h", "")
     anchor = anchor if anchor in target.anchors else ""
-    query = search_log.query_of(request.args.get("s", type=int))
+    query = search_log.query_of(search_id)
     values: dict[str, Any] = {"locale": target.locale, "slug": target.slug, "from": "search", "q": query}
     url = url_for("site.article", **values)
     return redirect(url + (f"#{anchor}" if anchor else ""), 302)
