@@ -15,7 +15,7 @@ export TOKENIZERS_PARALLELISM := false
 .PHONY: run test setup index browser lint bench clean
 
 run: index
-	$(KB) serve --host 127.0.0.1 --port 5000
+	$(KB) serve --host 127.0.0.1 --port 5000 --dev
 
 test: index browser
 	$(PY) -m pytest

@@ -25,6 +25,9 @@ preload_app = True
 timeout = 60
 graceful_timeout = 30
 keepalive = 5
+# The contact form's suggestions send the subject and message (up to 600 characters) in the URL: a Korean
+# message is nine bytes a character once encoded, past gunicorn's default 4,094-byte request line.
+limit_request_line = 8190
 accesslog = "-"
 # The path only: no query string (visitors type questions there), no client address, no referrer.
 access_log_format = '%(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
@@ -60,9 +63,21 @@ def warm_up(app: Any) -> None:
             snap.searcher.suggest(question, locale)
 
 
+def refuse_development_key(app: Any) -> None:
+    """Stop unless the app has a real secret key: the one kb makes in instance/ differs per host and is
+    for development (KB_DEBUG=1, or ``kb serve --dev``); set KB_SECRET_KEY in production."""
+    if app.extensions.get("kb.dev_secret_key") and not app.debug and os.environ.get("KB_SERVE_DEV") != "1":
+        raise RuntimeError(
+            "kb: KB_SECRET_KEY is not set (refusing the development key kept in instance/secret_key). "
+            "Set KB_SECRET_KEY to a long random value shared by every server, or use `kb serve --dev` locally."
+        )
+
+
 def when_ready(server: Any) -> None:
     """In the master, before any worker forks: load and warm what the workers will share."""
-    warm_up(_flask_app(server))
+    app = _flask_app(server)
+    refuse_development_key(app)
+    warm_up(app)
     server.log.info("kb: articles, index and models loaded in the master (pid %s)", os.getpid())
 
 

@@ -28,19 +28,31 @@ def create_app(config: dict[str, Any] | None = None, models: Models | None = Non
         instance_path=str(PROJECT_ROOT / "instance"),
     )
     app.config.from_mapping(DEFAULTS)
+    app.config["RATELIMIT_SWALLOW_ERRORS"] = True  # a database that refuses the counters must not take pages down
     app.config.from_prefixed_env("KB")
     if config:
         app.config.update(config)
     loaded = init_settings(app)
-    if not app.config.get("SECRET_KEY"):
+    if not app.config.get("SECRET_KEY"):  # a development key: `kb serve` refuses it unless KB_DEBUG
         app.config["SECRET_KEY"] = secret_key(app.instance_path)
+        app.extensions["kb.dev_secret_key"] = True
     app.extensions["kb.models"] = models if models is not None else Models()
     logging.basicConfig(level=loaded.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _quiet_query_strings()
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
     return app
+
+
+def _quiet_query_strings() -> None:
+    """The development server logs each request line: without its query string (what visitors typed)."""
+    from kb.tracking.redact import QueryStringFilter
+
+    werkzeug = logging.getLogger("werkzeug")
+    if not any(isinstance(f, QueryStringFilter) for f in werkzeug.filters):
+        werkzeug.addFilter(QueryStringFilter())
 
 
 def register_extensions(app: Flask) -> None:
@@ -52,8 +64,10 @@ def register_extensions(app: Flask) -> None:
     ui.init_app(app)
     site_state.init_app(app)
     visitor.init_app(app)
+    from kb import security
     from kb.extensions import csrf, limiter, login_manager
 
+    security.init_app(app)  # before the limiter: it registers the kbdb:// rate-limit storage
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app, add_context_processor=False)  # only /admin has users: it sets g.admin
@@ -72,6 +86,12 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(feedback.bp)
     app.register_blueprint(admin.bp)
+    from kb.views import health
+
+    app.register_blueprint(health.bp)
+    from kb.views import widget
+
+    app.register_blueprint(widget.bp)
     app.jinja_env.globals["url_endpoints"] = {rule.endpoint for rule in app.url_map.iter_rules()}
 
 

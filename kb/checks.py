@@ -10,6 +10,8 @@ from pathlib import Path
 from kb.content import Library, Problem, load_library
 from kb.content.translation_status import stale_problems, summary_lines, translation_status
 from kb.search import Searcher
+from kb.search.glossary import load_glossary
+from kb.search.names import load_names
 from kb.search.synonyms import load_synonyms
 
 OpenSearcher = Callable[[Library], Searcher]  # a searcher over an index that matches the library
@@ -51,6 +53,8 @@ def check(articles_dir: Path, default_locale: str, open_searcher: OpenSearcher |
     library = load_library(articles_dir)
     problems = list(library.problems)
     problems += load_synonyms(articles_dir)[1]
+    problems += load_names(articles_dir)[1]
+    problems += load_glossary(articles_dir)[1]
     statuses = translation_status(library, default_locale)
     problems += stale_problems(statuses)
     tested = 0

@@ -173,6 +173,30 @@ def deliver_command(limit: int) -> None:
     )
 
 
+@cli.command("purge")
+@click.option("--older-than", "older_than", default=None, help="How old: 180d, 26w, 6m (default: KB_RETENTION_DAYS).")
+@with_appcontext
+def purge_command(older_than: str | None) -> None:
+    """Anonymise what visitors typed and who they were in records older than the retention; run it daily."""
+    from datetime import timedelta
+
+    from kb.analytics.period import parse_span
+    from kb.db import session_scope
+    from kb.models import utcnow
+    from kb.tracking.purge import purge
+
+    try:
+        span = parse_span(older_than) if older_than else timedelta(days=current_settings().retention_days)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--older-than") from exc
+    cutoff = utcnow() - span
+    with session_scope(current_app) as session:
+        purged = purge(session, cutoff)
+    click.echo(f"Purged records older than {cutoff:%Y-%m-%d %H:%M} UTC ({span.days} days):")
+    for line in purged.lines():
+        click.echo(f"  {line}")
+
+
 @cli.group("translations")
 def translations_group() -> None:
     """UI translation catalogues (Flask-Babel)."""
@@ -242,9 +266,11 @@ def models_export() -> None:
 @click.option("--port", default=5000, type=int)
 @click.option("--workers", default=2, type=int)
 @click.option("--threads", default=4, type=int)
-def serve_command(host: str, port: int, workers: int, threads: int) -> None:
+@click.option("--dev", is_flag=True, help="Allow the development secret key (no KB_SECRET_KEY): local use only.")
+def serve_command(host: str, port: int, workers: int, threads: int, dev: bool) -> None:
     """Serve the site with gunicorn (the production server), set up by gunicorn.conf.py: the articles,
-    index and models are loaded once in the master and shared by the workers."""
+    index and models are loaded once in the master and shared by the workers. Refuses to start without
+    KB_SECRET_KEY unless KB_DEBUG=1 or --dev."""
     import os
     import tempfile
 
@@ -269,6 +295,7 @@ def serve_command(host: str, port: int, workers: int, threads: int) -> None:
             str(threads),
             "--control-socket",
             str(control),
+            *(["--env", "KB_SERVE_DEV=1"] if dev else []),  # read by gunicorn.conf.py: the development key is allowed
             "kb.wsgi:app",
         ],
     )
@@ -300,6 +327,20 @@ def users_add(email: str, password: str) -> None:
     except KbError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"{'Created' if created else 'Changed the password of'} {address}: sign in at /admin/login")
+
+
+@users_group.command("remove")
+@click.argument("email")
+@with_appcontext
+def users_remove(email: str) -> None:
+    """Remove the admin user EMAIL and end their sessions everywhere at once."""
+    from kb.db import session_scope
+    from kb.security.admin_sessions import remove_admin
+
+    with session_scope(current_app) as session:
+        if not remove_admin(session, email):
+            raise click.ClickException(f"no admin user {email!r}")
+    click.echo(f"Removed {email}: their sessions have ended")
 
 
 @cli.command("report")

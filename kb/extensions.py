@@ -10,6 +10,7 @@ from flask_wtf.csrf import CSRFProtect
 csrf = CSRFProtect()
 # Who is signed in to /admin; kb.views.admin loads the user and ends idle sessions.
 login_manager = LoginManager()
-# Counted per client address; storage from RATELIMIT_STORAGE_URI (memory:// by default, redis:// to share
-# the count between web processes). Only routes that ask for a limit have one.
+# Counted per client address (the real one behind KB_PROXY_COUNT proxies); storage from RATELIMIT_STORAGE_URI:
+# kbdb:// (the database, shared by every worker and host; kb.security.rate_store) by default, redis:// or
+# memory://. Only routes that ask for a limit have one.
 limiter = Limiter(key_func=get_remote_address)

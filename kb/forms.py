@@ -21,6 +21,7 @@ MESSAGE_MAX = 5000
 STORE_URL_MAX = 300
 CAME_FROM_MAX = 500
 NEXT_MAX = 500
+FIELD_MAX = 500  # any other field: no form of kb takes more (issue 14: a length limit on every field)
 
 
 def _store_address(_form: Any, field: Any) -> None:
@@ -90,9 +91,9 @@ class ContactForm(PostedForm):
         validators=[Optional(), Length(max=STORE_URL_MAX, message=_l("This address is too long.")), _store_address],
     )
     # A field people never see and bots fill in: a filled one means the message is not stored.
-    website = StringField(_l("Leave this field empty"))
+    website = StringField(_l("Leave this field empty"), validators=[Length(max=FIELD_MAX)])
     came_from = HiddenField(name="from", validators=[Length(max=CAME_FROM_MAX)])
-    js = HiddenField()  # "1" when the page's script ran: the visitor saw suggestions while typing
+    js = HiddenField(validators=[Length(max=8)])  # "1" when the page's script ran: the visitor saw suggestions
 
     DATA_FIELDS = ("name", "email", "subject", "message", "topic", "store_url", "came_from")
 
@@ -114,18 +115,19 @@ class ContactForm(PostedForm):
 
 
 FEEDBACK_QUERY_MAX = 500  # the search that led to the article, as kept with the vote
+FEEDBACK_QUERY_POSTED_MAX = 2000  # longer is not a search the site made: refused
 
 
 class FeedbackForm(PostedForm):
     """The article's "Did this answer your question?": Yes or No (step "vote"), then after a No why
     (step "reason"); the field names are those templates/feedback/_widget.html and feedback.js post."""
 
-    article_id = HiddenField()
-    query = HiddenField()
-    step = HiddenField()
-    helpful = StringField()
-    reason = StringField()
-    comment = TextAreaField()
+    article_id = HiddenField(validators=[Length(max=FIELD_MAX)])
+    query = HiddenField(validators=[Length(max=FEEDBACK_QUERY_POSTED_MAX)])
+    step = HiddenField(validators=[Length(max=16)])
+    helpful = StringField(validators=[Length(max=16)])
+    reason = StringField(validators=[Length(max=64)])
+    comment = TextAreaField(validators=[Length(max=COMMENT_MAX * 4)])  # validate_comment says the real limit
 
     @property
     def asks_why(self) -> bool:

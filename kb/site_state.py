@@ -19,6 +19,7 @@ from kb.config import Settings, settings_of
 from kb.content import Library, load_library
 
 if TYPE_CHECKING:
+    from kb.learning import LearnedRanking
     from kb.search import Searcher
     from kb.search.semantic import Models
 
@@ -44,6 +45,7 @@ class SiteState:
         self._lock = threading.Lock()
         self._checked = 0.0
         self._snapshot: Snapshot | None = None
+        self.learned: LearnedRanking | None = None  # visitors' evidence, given to every Searcher opened
 
     def current(self) -> Snapshot:
         """Return the snapshot to serve this request with, opening a newer build if one landed."""
@@ -68,6 +70,7 @@ class SiteState:
         if build_id:
             try:
                 searcher = open_searcher(self.index_dir, library, self.settings, self.models)
+                searcher.learned = self.learned
             except Exception:  # a broken or half-written build must not take the site down
                 log.exception("could not open search index %s; serving articles without search", build_id)
         else:
@@ -85,7 +88,11 @@ def _current_build(index_dir: Path) -> str:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["kb.state"] = SiteState(settings_of(app), models_of(app))
+    from kb.learning.ranking import for_app
+
+    state = SiteState(settings_of(app), models_of(app))
+    state.learned = for_app(app)
+    app.extensions["kb.state"] = state
 
 
 def models_of(app: Flask) -> Models:

@@ -321,10 +321,18 @@ def test_tickets_show_context_and_failed_deliveries(indexed_root: Path, tmp_path
     visitor.open_contact()
     visitor.open_answer(visitor.suggest("how do I cancel my plan"))
     reference = visitor.send_ticket("Cancel", "The cancel button is grey <b>help</b>.")
+    from kb.models import OutboxMessage
+
+    for _ in range(300):  # issue 14: the one try happens after the request, in the background
+        with session_scope(app) as session:
+            if all(m.status == "failed" for m in session.scalars(select(OutboxMessage))):
+                break
+        time.sleep(0.05)
     client, _ = sign_in(app)
     html = client.get("/admin/tickets").get_data(as_text=True)
     assert reference in html and "after reading answers" in html
-    assert "how do I cancel my plan" in html and CANCEL in html  # what the visitor did first
+    # what the visitor did first; issue 14: the contact form's draft is not kept, the ticket's subject names it
+    assert "how do I cancel my plan" not in html and CANCEL in html
     assert "delivery-failed" in html and "message(s) could not be delivered" in html
     assert "The cancel button is grey &lt;b&gt;help&lt;/b&gt;." in html
     failed = client.get("/admin/tickets?delivery=failed").get_data(as_text=True)

@@ -262,11 +262,12 @@ UNANSWERED = [
 
 
 def test_content_gaps_group_unanswered_questions_by_meaning(site: Any) -> None:
-    for question in UNANSWERED:
+    # issue 14: the contact form's drafts are stored without text; a question's text comes with its ticket
+    for question in [*UNANSWERED, "bitcoin payment"]:  # asked twice
         visitor = Visitor(site)
         visitor.open_contact()
         assert visitor.suggest(question)["suggestions"] == []  # nothing confident: a gap
-    Visitor(site).suggest("bitcoin payment")  # asked twice
+        visitor.send_ticket(question, "Please help.")
     with site.app_context():
         from kb.site_state import snapshot
 

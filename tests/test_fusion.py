@@ -1,13 +1,17 @@
-"""Fusion and calibration arithmetic on made-up candidates, and the passage matrix with a fake encoder."""
+"""Fusion and confidence arithmetic on made-up candidates, and the passage matrix with a fake encoder."""
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from kb.search import fusion
+from kb.config import Settings
+from kb.search import confidence, fusion
+from kb.search.confidence import QueryShape
 from kb.search.fusion import Candidate
 from kb.search.vectors import VectorIndex
 
@@ -77,33 +81,46 @@ def test_keyword_is_the_bm25_score() -> None:
     assert [c.score for c in found] == [12.0, 6.0, 0.0, 3.0]
 
 
-def ranked(scores: list[float]) -> list[Candidate]:
-    found = [Candidate(f"en/{i}", score=s) for i, s in enumerate(scores)]
+def ranked(scores: list[float], words: int = 6) -> list[Candidate]:
+    """Candidates with only a fused score, calibrated by the shipped model for an English question."""
+    found = [Candidate(f"en/{i}", score=s, semantic=s) for i, s in enumerate(scores)]
     found.sort(key=lambda c: -c.score)
-    fusion.calibrate(found)
+    confidence.calibrate(found, QueryShape(words), confidence.load_model())
     return found
 
 
-def test_calibrated_confidence_is_a_probability_that_falls_with_the_score() -> None:
+def test_the_first_three_share_the_chance_that_one_of_them_answers() -> None:
     found = ranked([0.9, 0.7, 0.65, 0.3, 0.0])
-    confidences = [c.confidence for c in found]
-    assert all(0.0 < p < 1.0 for p in confidences)
-    assert confidences == sorted(confidences, reverse=True)
-    assert len(set(confidences)) == len(confidences)
+    sure = found[0].confidence
+    assert 0.0 < sure < 1.0
+    assert [c.confidence for c in found] == [sure, sure, sure, 0.0, 0.0]  # the form never shows the rest
 
 
-@pytest.mark.parametrize("second", [0.85, 0.6, 0.3, 0.0])
-def test_a_clearer_winner_is_surer(second: float) -> None:
-    closer = ranked([0.9, min(0.89, second + 0.05)])[0].confidence
-    clearer = ranked([0.9, second])[0].confidence
+@pytest.mark.parametrize("third", [0.8, 0.6, 0.4])
+def test_three_that_stand_clear_of_the_rest_are_surer(third: float) -> None:
+    """The form shows three: what counts is how far they stand from the fourth and beyond."""
+    closer = ranked([0.9, 0.85, min(0.84, third + 0.1), third])[0].confidence
+    clearer = ranked([0.9, 0.85, third, third - 0.1])[0].confidence
     assert clearer > closer
 
 
-def test_the_same_top_score_is_surer_alone_than_in_a_tie() -> None:
-    alone = ranked([0.7])[0].confidence
-    tied = ranked([0.7, 0.7])[0].confidence
-    assert alone > tied
-    assert tied == pytest.approx(fusion.SCORED_CONFIDENCE(0.7, 0.0))
+def test_a_higher_score_is_surer() -> None:
+    assert ranked([0.9, 0.5, 0.4])[0].confidence > ranked([0.6, 0.2, 0.1])[0].confidence
+
+
+def test_a_model_fitted_for_other_features_is_refused(tmp_path: Path) -> None:
+    saved = json.loads(confidence.WEIGHTS_FILE.read_text(encoding="utf-8"))
+    saved["features"] = saved["features"][:-1]
+    stale = tmp_path / "confidence.json"
+    stale.write_text(json.dumps(saved), encoding="utf-8")
+    with pytest.raises(ValueError, match="rerun the fit"):
+        confidence.load_model(stale)
+
+
+def test_the_default_threshold_is_the_fitted_one() -> None:
+    """KB_SUGGEST_THRESHOLD's default and the threshold bench/fit_confidence.py chose cannot drift apart."""
+    saved = json.loads(confidence.WEIGHTS_FILE.read_text(encoding="utf-8"))
+    assert Settings().suggest_threshold == saved["threshold"]
 
 
 def keyword_ranked(pairs: list[tuple[float, float]]) -> list[Candidate]:
@@ -111,7 +128,7 @@ def keyword_ranked(pairs: list[tuple[float, float]]) -> list[Candidate]:
     found = [Candidate(f"en/{i}", keyword=k, coverage=cov) for i, (k, cov) in enumerate(pairs)]
     fusion.keyword(found)
     found.sort(key=lambda c: -c.score)
-    fusion.calibrate(found, keyword_only=True)
+    fusion.calibrate_keyword_only(found)
     return found
 
 
@@ -128,9 +145,8 @@ def test_keyword_only_confidence_rises_with_coverage_and_with_the_lead() -> None
 def test_calibrating_nothing_is_fine() -> None:
     """No candidates has no top score to read: calibrate must return, not raise IndexError."""
     empty: list[Candidate] = []
-    fusion.calibrate(empty)
-    fusion.calibrate(empty, keyword_only=True)
-    fusion.calibrate(empty, english=False)
+    confidence.calibrate(empty, QueryShape(0), confidence.load_model())
+    fusion.calibrate_keyword_only(empty)
 
 
 def test_logistic_is_clamped_and_monotone() -> None:

@@ -48,6 +48,7 @@ def test_serve_preloads_and_each_worker_follows_a_new_build(tmp_path: Path) -> N
         "KB_INDEX_RELOAD_SECONDS": "0.5",
         "KB_RATELIMIT_ENABLED": "false",
         "KB_LOG_LEVEL": "INFO",
+        "KB_SECRET_KEY": "a-production-secret-for-this-test",  # issue 14: kb serve refuses the development key
     }
     subprocess.run([str(KB), "db", "upgrade"], env=env, check=True, capture_output=True, cwd=PROJECT)
     port = free_port()
@@ -73,7 +74,7 @@ def test_serve_preloads_and_each_worker_follows_a_new_build(tmp_path: Path) -> N
         (index / "CURRENT.tmp").replace(index / "CURRENT")
         time.sleep(1)
         with ThreadPoolExecutor(8) as pool:  # enough at once that both workers take some
-            answers = list(pool.map(lambda n: _get(f"{base}points+expiry+{n}"), range(40)))
+            answers = list(pool.map(lambda n: _get(f"{base}do+points+expire+after+{n}+months"), range(40)))
         assert all(a["suggestions"] for a in answers)
         opened = log.read_text().count(f"index build {new}")
         assert opened == 2, log.read_text()[-3000:]  # once in each worker, never in the master

@@ -7,6 +7,7 @@ and ``fill`` read and submit a page's forms the same way for tests that drive th
 
 from __future__ import annotations
 
+import itertools
 import re
 from html.parser import HTMLParser
 from typing import Any
@@ -103,12 +104,18 @@ def fill(page: dict[str, Any], values: dict[str, str], **extra: str) -> dict[str
     return data
 
 
+_ADDRESSES = itertools.count()
+
+
 class Visitor:
     def __init__(self, app: Any, same_as: Visitor | None = None) -> None:
         """A new visitor of ``app``, or the person ``same_as`` (their cookie) coming back to it."""
         self.app = app
         self.client = app.test_client()
         self.token = ""
+        # Each person comes from an address of their own (votes count once per address, article and day).
+        self.address = same_as.address if same_as is not None else f"198.51.100.{next(_ADDRESSES) % 250 + 1}"
+        self.client.environ_base["REMOTE_ADDR"] = self.address
         if same_as is not None:
             self.client.set_cookie("kb_visitor", same_as.id)
 

@@ -47,6 +47,7 @@ class Article:
     order: int = 1000
     aliases: list[str] = field(default_factory=list)
     related: list[str] = field(default_factory=list)
+    contexts: list[str] = field(default_factory=list)  # host page path patterns (`/settings/billing*`) for the widget
     draft: bool = False
     translation_of: str = ""
     html: str = ""

@@ -19,7 +19,7 @@ from kb.content.links import check_references, render_article
 
 log = logging.getLogger(__name__)
 
-KNOWN_KEYS = {"title", "summary", "tags", "order", "aliases", "related", "draft", "translation_of"}
+KNOWN_KEYS = {"title", "summary", "tags", "order", "aliases", "related", "draft", "translation_of", "contexts"}
 
 
 def load_library(root: Path | str, include_drafts: bool = False) -> Library:
@@ -127,7 +127,7 @@ def _parse(root: Path, path: Path, revisions: dict[Path, Revision], problems: li
     for key in sorted(set(meta) - KNOWN_KEYS):
         problems.append(Problem(rel, line_of(str(key)), f"unknown front matter key {key!r}", "warning"))
     lists: dict[str, list[str]] = {}
-    for key in ("tags", "aliases", "related"):
+    for key in ("tags", "aliases", "related", "contexts"):  # contexts: product page paths (the widget)
         value = meta.get(key) or []
         if isinstance(value, str):
             value = [value]
@@ -157,6 +157,7 @@ def _parse(root: Path, path: Path, revisions: dict[Path, Revision], problems: li
         order=order,
         aliases=lists["aliases"],
         related=lists["related"],
+        contexts=lists["contexts"],
         draft=bool(meta.get("draft", False)),
         translation_of=str(meta.get("translation_of") or ""),
         updated=revision.updated,

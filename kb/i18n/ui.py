@@ -9,6 +9,7 @@ from flask import Flask, current_app, request, url_for
 from flask_babel import Babel, format_date
 
 from kb.i18n import locales
+from kb.security.urls import external_url
 
 TRANSLATIONS = Path(__file__).parent / "translations"
 
@@ -49,7 +50,7 @@ def _language_links() -> dict[str, object]:
                 "locale": locale,
                 "name": locales.name(locale),
                 "url": url_for(request.endpoint, **args),
-                "absolute": url_for(request.endpoint, _external=True, **args),
+                "absolute": external_url(request.endpoint, **args),  # KB_BASE_URL, never the Host header
             }
         )
     return {"language_links": links}

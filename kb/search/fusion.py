@@ -31,6 +31,11 @@ class Candidate:
     keyword_rank: int | None = None
     coverage: float = 0.0  # idf-weighted share of the query's words found in the article
     code_match: bool = False  # the article contains an error code or identifier the query names
+    name_match: bool = False  # the article's title has a product name the query mentions (_names.yml)
+    other_language: bool = False  # not in the query's language: found by the multilingual model alone
+    gloss_semantic: float = 0.0  # MiniLM cosine of the question's English gloss (_glossary.yml) and the article
+    gloss_coverage: float = 0.0  # idf-weighted share of the gloss's words the article's English version has
+    learned: float = 0.0  # what visitors' votes on similar questions added to the score (kb.learning)
     score: float = 0.0
     confidence: float = 0.0
 
@@ -41,10 +46,20 @@ W_OTHER_COVERAGE = 0.1
 W_OTHER_KEYWORD = 0.05
 # An error code or identifier in the query ("PK-5522") that an article contains decides, in any language.
 W_CODE = 0.3
+# A product name the query mentions (in any spelling _names.yml declares) that an article's title has;
+# fitted with W_OTHER_LANGUAGE on the merchants' fit set and the writers' tests (bench/README.md).
+W_NAME = 0.2
+# The multilingual model scores a question against its own language's articles higher than against an
+# English-only article that answers it better: a small lift for articles in another language.
+W_OTHER_LANGUAGE = 0.02
+# A question in another language, read in English through the writers' glossary: the gloss's MiniLM
+# cosine and keyword coverage against each candidate's English version (fitted with the two above).
+W_GLOSS_SEMANTIC = 0.3
+W_GLOSS_COVERAGE = 0.3
 
 
 def hybrid(candidates: list[Candidate], english: bool = True) -> None:
-    """Score by the weighted sum of both cosines, coverage, normalised BM25 and a named code."""
+    """Score by the weighted sum of both cosines, coverage, normalised BM25, a named code or product."""
     top = max((c.keyword for c in candidates), default=0.0) or 1.0
     coverage, keyword_weight = (W_COVERAGE, W_KEYWORD) if english else (W_OTHER_COVERAGE, W_OTHER_KEYWORD)
     for c in candidates:
@@ -54,6 +69,9 @@ def hybrid(candidates: list[Candidate], english: bool = True) -> None:
             + coverage * c.coverage
             + keyword_weight * c.keyword / top
             + (W_CODE if c.code_match else 0.0)
+            + (W_NAME if c.name_match else 0.0)
+            + (0.0 if english else W_GLOSS_SEMANTIC * c.gloss_semantic + W_GLOSS_COVERAGE * c.gloss_coverage)
+            + (W_OTHER_LANGUAGE if c.other_language and not english else 0.0)
         )
 
 
@@ -82,27 +100,17 @@ class Logistic:
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
-# x = the article's score, y = the query's margin (top score minus the second): a clear winner is surer.
-SCORED_CONFIDENCE = Logistic(bias=-2.764, a=2.743, b=1.733)
-# The same for other languages, whose scores come from the multilingual model and run lower: its
-# suggestions start at score + 0.63 * margin = 0.63 where MiniLM's start at 0.89.
-OTHER_LANGUAGE_CONFIDENCE = Logistic(bias=-2.051, a=2.743, b=1.733)
 # Keyword-only (no model): x = coverage, y = the top BM25 score's lead over the second, relative.
+# With the models, kb.search.confidence decides.
 KEYWORD_CONFIDENCE = Logistic(bias=-1.684, a=2.171, b=1.164)
 
 
-def calibrate(candidates: list[Candidate], keyword_only: bool = False, english: bool = True) -> None:
-    """Give every candidate (already sorted best first) its confidence."""
+def calibrate_keyword_only(candidates: list[Candidate]) -> None:
+    """Give every candidate (already sorted best first) its confidence when no model is loaded."""
     if not candidates:
         return
     first = candidates[0].score
     second = candidates[1].score if len(candidates) > 1 else 0.0
-    if keyword_only:
-        lead = (first - second) / first if first else 0.0
-        for c in candidates:
-            c.confidence = KEYWORD_CONFIDENCE(c.coverage, lead if c is candidates[0] else 0.0)
-        return
-    margin = first - second
-    model = SCORED_CONFIDENCE if english else OTHER_LANGUAGE_CONFIDENCE
+    lead = (first - second) / first if first else 0.0
     for c in candidates:
-        c.confidence = model(c.score, margin)
+        c.confidence = KEYWORD_CONFIDENCE(c.coverage, lead if c is candidates[0] else 0.0)

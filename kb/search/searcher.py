@@ -11,7 +11,7 @@ import logging
 import math
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,10 +19,14 @@ from markupsafe import Markup
 
 from kb.content import Article, Library
 from kb.errors import IndexMissing
-from kb.search import fusion, languages
+from kb.search import confidence, fusion, languages
+from kb.search.confidence import QueryShape
 from kb.search.fusion import Candidate
+from kb.search.glossary import Glossary, load_glossary
 from kb.search.indexer import current_build, read_manifest
 from kb.search.keyword import KeywordIndex
+from kb.search.learned import Learned
+from kb.search.names import Names, load_names
 from kb.search.semantic import Embedder
 from kb.search.snippets import snippet
 from kb.search.synonyms import load_synonyms
@@ -35,10 +39,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MODES = ("hybrid", "keyword", "semantic")
-MAX_QUERY = 300
+MAX_QUERY = 1000  # a contact-form subject and message of a few sentences; the models truncate further
 POOL = 50
 CODE = re.compile(r"[^\W\d_]{1,6}-\d{3,}[\w-]*")  # an error code or identifier, as the analysers keep it
 RARE = 5  # a code found in more articles than this identifies nothing
+WORD = re.compile(r"\w+")
+GLOSS_LOCALE = "en"  # the glossary gives English terms; MiniLM reads English
 
 
 @dataclass
@@ -81,6 +87,15 @@ class Hit:
 
 
 @dataclass
+class Ranking:
+    """Every candidate, best first, with its confidence; the spelling correction; the question's shape."""
+
+    candidates: list[Candidate]
+    corrected: str = ""
+    shape: QueryShape = field(default_factory=lambda: QueryShape(0))
+
+
+@dataclass
 class SearchResult:
     query: str
     locale: str
@@ -99,11 +114,23 @@ class Searcher:
     """Search over one index build; opened once per process and swapped when a new build lands."""
 
     def __init__(
-        self, build: Path, library: Library, embedders: dict[str, Embedder], synonyms: list[list[str]], threshold: float
+        self,
+        build: Path,
+        library: Library,
+        embedders: dict[str, Embedder],
+        synonyms: list[list[str]],
+        threshold: float,
+        names: Names | None = None,
+        glossary: Glossary | None = None,
     ) -> None:
         self.build = build
         self.library = library
         self.synonyms = synonyms
+        self.names = names or Names()
+        self.glossary = glossary or Glossary()
+        self.titled = _titled_names(library, self.names)
+        self.confidence = confidence.load_model()
+        self.learned: Learned | None = None  # attached by kb.learning when learning from votes is on
         self.threshold = threshold
         manifest = read_manifest(build)
         self.build_id = manifest.get("build_id", build.name)
@@ -153,7 +180,12 @@ class Searcher:
         category: str | None = None,
     ) -> tuple[list[Candidate], str]:
         """Score candidate articles for ``query``, best first, each with its confidence; and a correction."""
-        query = " ".join(query.split())[:MAX_QUERY]
+        found = self.ranking(query, locale, mode, category)
+        return found.candidates, found.corrected
+
+    def ranking(self, query: str, locale: str, mode: str = "hybrid", category: str | None = None) -> Ranking:
+        """What ``rank`` returns, with the question's shape the confidence read."""
+        query = self.names.canonical(" ".join(query.split())[:MAX_QUERY])
         if mode not in MODES:
             raise ValueError(f"unknown search mode {mode!r}; use one of {', '.join(MODES)}")
         if not self.semantic_available:
@@ -161,8 +193,10 @@ class Searcher:
         candidates: dict[str, Candidate] = {}
         corrected = ""
         kw = self.keyword.get(locale)
+        english = locale.split("-")[0] == "en"
+        shape = QueryShape(len(WORD.findall(query)), english=english)
         if not query:
-            return [], ""
+            return Ranking([], "", shape)
         terms = None
         if kw is not None:
             fixes = self._corrections(kw, query, locale)
@@ -171,22 +205,34 @@ class Searcher:
             terms = kw.query_terms(query, self.synonyms, extra_words=fixes.values())
             for rank, hit in enumerate(kw.score(terms, limit=POOL, category=category), 1):
                 candidates[hit.article_id] = Candidate(hit.article_id, keyword=hit.score, keyword_rank=rank)
+        gloss, share = self._gloss(query, locale) if mode == "hybrid" and not english else ("", 0.0)
+        if gloss:
+            self._gloss_candidates(gloss, locale, category, candidates)
         if mode != "keyword":
             # The models read the corrected words: a typo splits into pieces they do not recognise.
             self._semantic(corrected or query, locale, category, candidates)
         if kw is not None and terms and mode != "semantic":
-            self._coverage(kw, corrected or query, candidates)
+            shape = self._coverage(kw, corrected or query, candidates, shape)
+        if gloss:
+            self._gloss_evidence(gloss, share, candidates)
         ranked = [c for c in candidates.values() if self.library.by_id(c.article_id) is not None]
+        self._names_and_languages(query, locale, ranked)
         if mode == "keyword":
             ranked = [c for c in ranked if c.keyword_rank is not None]
-        english = locale.split("-")[0] == "en"
         if mode == "hybrid":
             fusion.hybrid(ranked, english)
+            key = "minilm" if english else "usem3"
+            if self.learned is not None and ranked and key in self.embedders:
+                text = languages.clean_for_models(corrected or query, locale)
+                self.learned.adjust(key, self.embedders[key].encode_query(text), locale, ranked)
         else:
             {"semantic": fusion.semantic, "keyword": fusion.keyword}[mode](ranked)
         ranked.sort(key=lambda c: (-c.score, c.article_id))
-        fusion.calibrate(ranked, keyword_only=mode == "keyword", english=english)
-        return ranked, corrected
+        if mode == "keyword":
+            fusion.calibrate_keyword_only(ranked)
+        else:
+            confidence.calibrate(ranked, shape, self.confidence)
+        return Ranking(ranked, corrected, shape)
 
     def _semantic(self, query: str, locale: str, category: str | None, candidates: dict[str, Candidate]) -> None:
         """Add each model's best passage cosine to the candidates, and each model's own top articles.
@@ -238,23 +284,85 @@ class Searcher:
         return kw.corrections(query, getattr(primary, "known_word", None))
 
     def _semantic_text(self, query: str, locale: str) -> str:
-        query = " ".join(query.split())[:MAX_QUERY]
+        query = self.names.canonical(" ".join(query.split())[:MAX_QUERY])
         kw = self.keyword.get(locale)
         fixes = self._corrections(kw, query, locale) if kw is not None else {}
         fixed = " ".join(fixes.get(w.lower(), w) for w in query.split()) if fixes else query
         return languages.clean_for_models(fixed, locale)
 
-    def _coverage(self, kw: KeywordIndex, query: str, candidates: dict[str, Candidate]) -> None:
-        """Idf-weighted share of the (corrected) query's stems that each candidate contains."""
-        stems = list(dict.fromkeys(kw.stems(query)))
-        if not stems or not candidates:
+    def _gloss(self, query: str, locale: str) -> tuple[str, float]:
+        """The question read in English through the writers' glossary and names ("" when nothing matched
+        or the help center has no English articles to compare it with), and the share of it that was read."""
+        if GLOSS_LOCALE not in self.keyword or GLOSS_LOCALE not in self.vectors.get("minilm", {}):
+            return "", 0.0
+        terms, share = self.glossary.read(query, locale)
+        names = self.names.mentioned(query)
+        if names:
+            letters = sum(ch.isalnum() for ch in query) or 1
+            share = min(1.0, share + sum(len(n) for n in names) / letters)
+        return " ".join(terms + sorted(names)), share
+
+    def _gloss_candidates(
+        self, gloss: str, locale: str, category: str | None, candidates: dict[str, Candidate]
+    ) -> None:
+        """Add the articles the gloss finds in English (in the visitor's language when translated)."""
+        english = self.keyword[GLOSS_LOCALE]
+        for hit in english.score(english.query_terms(gloss, self.synonyms), limit=POOL // 2, category=category):
+            article = self.library.by_id(hit.article_id)
+            if article is not None:
+                article = self.library.translations(article).get(locale, article)
+                candidates.setdefault(article.id, Candidate(article.id))
+
+    def _gloss_evidence(self, gloss: str, share: float, candidates: dict[str, Candidate]) -> None:
+        """Compare the gloss with each candidate's English version: MiniLM cosine and keyword coverage, the
+        same evidence for a translated article and an English-only one; weighed by the ``share`` of the
+        question the gloss read."""
+        originals = {}
+        for article_id in candidates:
+            article = self.library.by_id(article_id)
+            original = self.library.translations(article).get(GLOSS_LOCALE) if article else None
+            if original is not None:
+                originals[article_id] = original.id
+        if not originals:
             return
+        english = self.keyword[GLOSS_LOCALE]
+        vectors = self.vectors["minilm"][GLOSS_LOCALE]
+        cosines = vectors.scores(self.embedders["minilm"].encode_query(gloss)).of(set(originals.values()))
+        stems = list(dict.fromkeys(english.stems(gloss)))
+        matched = english.matched_stems(set(originals.values()), stems)
+        total_docs = max(1, english.postings.doc_count)
+        weights = {s: math.log(1 + total_docs / (1 + english.postings.df(s))) for s in stems}
+        total = sum(weights.values()) or 1.0
+        for article_id, original_id in originals.items():
+            c = candidates[article_id]
+            c.gloss_semantic = share * cosines.get(original_id, 0.0)
+            present = matched.get(original_id, frozenset())
+            c.gloss_coverage = share * sum(w for s, w in weights.items() if s in present) / total
+
+    def _names_and_languages(self, query: str, locale: str, candidates: list[Candidate]) -> None:
+        """Mark the articles titled with a name the query mentions, and those in another language."""
+        mentioned = self.names.mentioned(query) if self.titled else set()
+        for c in candidates:
+            c.name_match = bool(mentioned and mentioned & self.titled.get(c.article_id, frozenset()))
+            c.other_language = not c.article_id.startswith(f"{locale}/")
+
+    def _coverage(
+        self, kw: KeywordIndex, query: str, candidates: dict[str, Candidate], shape: QueryShape
+    ) -> QueryShape:
+        """Idf-weighted share of the (corrected) query's stems that each candidate contains; and the
+        share no article contains, for the confidence."""
+        stems = list(dict.fromkeys(kw.stems(query)))
+        if not stems:
+            return shape
         matched = kw.matched_stems(candidates, stems)  # from the arrays: any candidate, no second search
         total_docs = max(1, kw.postings.doc_count)
         weights = {}
         codes: set[str] = set()
+        known: set[str] = set()
         for stem in stems:
             df = kw.postings.df(stem)
+            if df:
+                known.add(stem)
             weights[stem] = math.log(1 + total_docs / (1 + df))
             if CODE.fullmatch(stem) and df <= RARE:
                 codes.add(stem)
@@ -263,6 +371,8 @@ class Searcher:
             present = matched.get(c.article_id, frozenset())
             c.coverage = sum(w for s, w in weights.items() if s in present) / total
             c.code_match = bool(codes & present)
+        unknown = [s for s in stems if s not in known]
+        return replace(shape, unknown=sum(weights[s] for s in unknown) / total, unknown_count=len(unknown))
 
     # -- what callers use --------------------------------------------------------------------------
 
@@ -335,7 +445,27 @@ def open_searcher(index_dir: Path, library: Library, settings: Settings, models:
     if build is None:
         raise IndexMissing(f"no search index in {index_dir}: run `kb index`")
     synonyms, _ = load_synonyms(library.root)
-    return Searcher(build, library, models.embedders(settings), synonyms, settings.suggest_threshold)
+    names, _ = load_names(library.root)
+    glossary, _ = load_glossary(library.root)
+    embedders = models.embedders(settings)
+    return Searcher(build, library, embedders, synonyms, settings.suggest_threshold, names, glossary)
+
+
+def _titled_names(library: Library, names: Names) -> dict[str, frozenset[str]]:
+    """Each article's title names that identify it: a name in the titles of more than RARE articles of
+    one language (the product's own name) identifies nothing."""
+    if not names.names:
+        return {}
+    titled = {a.id: frozenset(names.mentioned(" ".join([a.title, *a.tags]))) for a in library}
+    per_locale: dict[tuple[str, str], int] = {}
+    for article in library:
+        for name in titled[article.id]:
+            per_locale[(article.locale, name)] = per_locale.get((article.locale, name), 0) + 1
+    return {
+        article.id: frozenset(n for n in titled[article.id] if per_locale[(article.locale, n)] <= RARE)
+        for article in library
+        if titled[article.id]
+    }
 
 
 def _vector_indexes(build: Path, key: str, chunks: list[dict[str, str]]) -> dict[str, VectorIndex]:

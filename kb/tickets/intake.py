@@ -21,16 +21,18 @@ from kb.db import get_session
 from kb.errors import TicketNotSaved
 from kb.models import AnswerOpened, ArticleView, OutboxMessage, SearchClick, SearchEvent, Ticket, Vote, utcnow
 from kb.search import Hit
+from kb.search.searcher import MAX_QUERY
 from kb.site_state import snapshot
 from kb.tickets import messages as notifications
 from kb.tickets import outbox
+from kb.tracking import search_log, store
 from kb.tracking.visitor import current_visitor
 
 log = logging.getLogger(__name__)
 
 CONTEXT_HOURS = 24
 CONTEXT_LIMIT = 50  # of each kind of record, the most recent
-QUERY_MAX = 300  # what the searcher reads of a question
+QUERY_MAX = MAX_QUERY  # what the searcher reads of a question: a subject and a few sentences
 
 
 def question_text(subject: str, message: str) -> str:
@@ -102,17 +104,22 @@ def create_ticket(
     user_agent: str,
     compose: Callable[[Ticket], list[OutboxMessage]],
     now: datetime | None = None,
+    extra_context: Mapping[str, Any] | None = None,
 ) -> tuple[Ticket, list[OutboxMessage]]:
     """Commit the ticket and the messages ``compose`` makes for it, or raise TicketNotSaved."""
     now = now or utcnow()
     try:
+        if visitor:
+            since = now - timedelta(hours=CONTEXT_HOURS)
+            search_log.name_contact_question(session, visitor, submission.get("subject", ""), since)
         context = visitor_context(session, visitor, now)
-    except SQLAlchemyError:  # the history is a help to the agent, never a reason to lose the question
-        log.exception("could not read the visitor's history for a ticket")
+    except SQLAlchemyError as exc:  # the history is a help to the agent, never a reason to lose the question
+        log.error("could not read the visitor's history for a ticket: %s", store.describe(exc))
         session.rollback()
         context = {"error": "the visitor's history could not be read"}
     came_from = submission.get("came_from", "")[:500]
     context.update(locale=locale, user_agent=user_agent[:300], came_from=came_from)
+    context.update(extra_context or {})  # e.g. the widget's "identity": verified by signature, or not
     ticket = Ticket(
         created_at=now,
         visitor=visitor,
@@ -138,7 +145,7 @@ def create_ticket(
         session.commit()
     except SQLAlchemyError as exc:
         session.rollback()
-        log.exception("could not store a ticket from %s", submission.get("email", "?"))
+        log.error("could not store a ticket: %s", store.describe(exc))  # never its text or address
         raise TicketNotSaved("the ticket could not be stored; the visitor can send it again") from exc
     log.info("ticket %s stored with %d outbox message(s)", ticket.reference, len(messages))
     return ticket, messages
@@ -156,8 +163,8 @@ def best_answers(subject: str, message: str, locale: str) -> list[Hit]:
         return []
 
 
-def submit(submission: Mapping[str, str], locale: str) -> Ticket:
-    """Store the question from this request as a ticket, then try delivering it once (short timeouts)."""
+def submit(submission: Mapping[str, str], locale: str, extra_context: Mapping[str, Any] | None = None) -> Ticket:
+    """Store the question from this request as a ticket; its delivery is tried after, never in the request."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     settings = settings_of(app)
     answers = []
@@ -172,6 +179,8 @@ def submit(submission: Mapping[str, str], locale: str) -> Ticket:
         locale=locale,
         user_agent=request.user_agent.string or "",
         compose=lambda t: notifications.outbox_messages(t, settings, answers),
+        extra_context=extra_context,
     )
-    outbox.deliver_messages(app.extensions["kb.db"], [m.id for m in messages], settings)
+    if settings.deliver_after_commit and messages:
+        outbox.deliver_later(app.extensions["kb.db"], [m.id for m in messages], settings)
     return ticket

@@ -7,15 +7,17 @@ resolved then), committed with it, and sent later by ``kb.outbox``.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Mapping
 from email.utils import formataddr, make_msgid
 from typing import Any
 
-from flask import render_template, url_for
+from flask import render_template
 
 from kb.config import Settings
 from kb.models import OutboxMessage, Ticket
 from kb.search import Hit
+from kb.security.urls import external_url
 from kb.site_state import library
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,8 @@ def outbox_messages(ticket: Ticket, settings: Settings, answers: list[Hit]) -> l
 
 
 def _message(kind: str, channel: str, payload: dict[str, Any]) -> OutboxMessage:
+    if channel == "webhook":  # sent as the Idempotency-Key header, the same on every try
+        payload = {**payload, "idempotency_key": f"kb-{kind}-{uuid.uuid4().hex}"}
     return OutboxMessage(kind=kind, channel=channel, payload=payload, status="pending", attempts=0)
 
 
@@ -49,7 +53,7 @@ def _msgid(ticket: Ticket, kind: str, settings: Settings) -> str:
 
 def _article_url(article_id: str, anchor: str = "") -> str:
     locale, _, slug = article_id.partition("/")
-    url = url_for("site.article", locale=locale, slug=slug, _external=True)
+    url = external_url("site.article", locale=locale, slug=slug)  # KB_BASE_URL, never the request's Host
     return url + (f"#{anchor}" if anchor else "")
 
 

@@ -1,5 +1,10 @@
 """The outbox: messages committed with a ticket, sent afterwards, retried with backoff, never sent twice.
 
+The request that stores a ticket only starts a background thread (``deliver_later``), so a slow mail
+server never holds the visitor; whatever that try leaves is sent by ``kb deliver``. The claim commits
+"sending" before anything is sent, and a send whose outcome is unknown (a timeout after the mail or body
+went out) is retried with the same Message-ID or Idempotency-Key, so the receiver can drop the repeat.
+
 A worker claims a message with one conditional UPDATE (pending and due -> sending, with its own claim
 token and a lease); only the worker whose UPDATE changed a row sends it. A worker that dies mid-send
 leaves a lease that expires, and the message becomes claimable again. Plain SQL: SQLite and PostgreSQL.
@@ -9,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -77,6 +83,7 @@ def claim(session: Session, message_id: int, now: datetime, policy: Policy) -> s
         .where(OutboxMessage.id == message_id, _claimable(now))
         .values(
             status="sending",
+            last_attempt_at=now,
             claim_token=token,
             lease_until=now + policy.lease,
             attempts=OutboxMessage.attempts + 1,
@@ -170,6 +177,23 @@ def deliver_messages(sessions: sessionmaker[Session], ids: Iterable[int], settin
             deliver_one(sessions, message_id, settings)
         except Exception:
             log.exception("outbox message %s: could not try it now; `kb deliver` will", message_id)
+
+
+def deliver_later(sessions: sessionmaker[Session], ids: Iterable[int], settings: Settings) -> threading.Thread:
+    """Try each message once in a background thread, so the visitor's request never waits on SMTP."""
+    thread = threading.Thread(
+        target=deliver_messages, args=(sessions, list(ids), settings), name="kb-deliver", daemon=True
+    )
+    thread.start()
+    return thread
+
+
+def statuses(session: Session, ticket_id: int) -> dict[str, str]:
+    """The status of each message of a ticket, by kind ("ticket", "ack"): what the sent page can promise."""
+    rows = session.execute(
+        select(OutboxMessage.kind, OutboxMessage.status).where(OutboxMessage.ticket_id == ticket_id)
+    ).all()
+    return {str(kind): str(status) for kind, status in rows}
 
 
 def counts(session: Session) -> dict[str, int]:

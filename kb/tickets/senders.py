@@ -22,6 +22,8 @@ from kb.errors import KbError
 from kb.models import OutboxMessage
 
 SIGNATURE_HEADER = "X-Kb-Signature"
+IDEMPOTENCY_HEADER = "Idempotency-Key"  # the same on every try of one message: a receiver drops repeats
+UNKNOWN = "outcome unknown (timed out waiting for the answer); the retry carries the same"
 
 
 class DeliveryFailed(KbError):
@@ -33,9 +35,14 @@ def send(message: OutboxMessage, settings: Settings) -> None:
     if message.channel == "smtp":
         send_mail(message.payload, settings)
     elif message.channel == "webhook":
-        post_webhook(message.payload, settings)
+        post_webhook(message.payload, settings, idempotency_key(message))
     else:
         raise DeliveryFailed(f"unknown channel {message.channel!r}")
+
+
+def idempotency_key(message: OutboxMessage) -> str:
+    """The key a webhook receiver de-duplicates on: composed with the message at commit, else its outbox id."""
+    return str(message.payload.get("idempotency_key") or f"kb-outbox-{message.id}")
 
 
 def _header(value: str) -> str:
@@ -77,7 +84,10 @@ def send_mail(payload: Mapping[str, Any], settings: Settings) -> None:
                 server.starttls(context=ssl.create_default_context())
             if settings.smtp_user:
                 server.login(settings.smtp_user, settings.smtp_password)
-            server.send_message(mail)
+            try:
+                server.send_message(mail)
+            except (TimeoutError, smtplib.SMTPServerDisconnected) as exc:  # the server may have the mail
+                raise DeliveryFailed(f"SMTP {host}:{port}: {UNKNOWN} Message-ID ({exc})") from exc
     except (OSError, smtplib.SMTPException) as exc:
         raise DeliveryFailed(f"SMTP {host}:{port}: {exc}") from exc
 
@@ -91,8 +101,12 @@ def webhook_body(payload: Mapping[str, Any]) -> bytes:
     return json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
-def post_webhook(payload: Mapping[str, Any], settings: Settings) -> None:
-    """POST ``payload`` as JSON to TICKET_WEBHOOK_URL, signed with TICKET_WEBHOOK_SECRET; 2xx is success."""
+def post_webhook(payload: Mapping[str, Any], settings: Settings, key: str = "") -> None:
+    """POST ``payload`` as JSON to TICKET_WEBHOOK_URL, signed with TICKET_WEBHOOK_SECRET; 2xx is success.
+
+    ``key`` goes in the Idempotency-Key header, the same on every try: a receiver must de-duplicate on it,
+    because a try that timed out may have arrived.
+    """
     url = settings.ticket_webhook_url
     if not url.startswith(("http://", "https://")):
         raise DeliveryFailed("TICKET_WEBHOOK_URL is not set to an http(s) address")
@@ -102,6 +116,8 @@ def post_webhook(payload: Mapping[str, Any], settings: Settings) -> None:
         "User-Agent": "kb-help-center",
         "X-Kb-Event": str(payload.get("event", "ticket.created")),
     }
+    if key:
+        headers[IDEMPOTENCY_HEADER] = key
     secret = settings.ticket_webhook_secret
     if secret:
         headers[SIGNATURE_HEADER] = signature(body, secret)
@@ -111,6 +127,8 @@ def post_webhook(payload: Mapping[str, Any], settings: Settings) -> None:
             status = response.status
     except urllib.error.HTTPError as exc:
         raise DeliveryFailed(f"webhook {url} answered HTTP {exc.code}") from exc
+    except TimeoutError as exc:
+        raise DeliveryFailed(f"webhook {url}: {UNKNOWN} {IDEMPOTENCY_HEADER}") from exc
     except (OSError, ValueError) as exc:
         raise DeliveryFailed(f"webhook {url}: {exc}") from exc
     if not 200 <= status < 300:

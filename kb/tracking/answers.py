@@ -25,14 +25,17 @@ def record_opened(
     source: str = "contact",
 ) -> None:
     """Store that ``visitor`` opened a suggested answer (where it was shown, and at which rank)."""
-    store.save(
+    from kb.learning.evidence import learn_from_opened
+
+    opened = store.save(
         session,
         AnswerOpened(
             visitor=visitor,
             article_id=article_id,
             anchor=anchor,
-            search_id=known_search(session, search_id),
+            search_id=known_search(session, search_id, visitor),
             position=max(0, position),
             source=source,
         ),
     )
+    learn_from_opened(session, opened)  # evidence for the search, once 24 hours pass without a ticket

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from kb.models import ArticleView, utcnow
 from kb.tracking import store
+from kb.tracking.redact import redact
 
 VIEW_SOURCES = ("search", "suggestion", "category", "article", "outside")
 
@@ -22,7 +23,7 @@ def record_view(session: Session, visitor: str, article_id: str, revision: str, 
         article_id=article_id,
         revision=revision,
         source=source if source in VIEW_SOURCES else "outside",
-        query=query,
+        query=redact(query),
         created_at=now,
     )
     return store.insert_once(session, view)

@@ -6,8 +6,10 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -16,6 +18,7 @@ from kb.models import SearchClick, SearchEvent
 from kb.search import Hit, SearchResult
 from kb.site_state import snapshot
 from kb.tracking import store
+from kb.tracking.redact import redact
 from kb.tracking.visitor import current_visitor
 
 log = logging.getLogger(__name__)
@@ -40,12 +43,16 @@ def record_search(
     confidence: float | None,
     latency_ms: float,
 ) -> int:
-    """Store one search and return its id, so a click on a result can point back to it."""
+    """Store one search and return its id, so a click on a result can point back to it.
+
+    The text is redacted first; the contact form's is not stored at all (a draft the visitor may never
+    send): only what was shown, until a ticket names the question (``name_contact_question``).
+    """
     event = SearchEvent(
         visitor=visitor,
         locale=locale,
         source=source,
-        query=query,
+        query="" if source == "contact" else redact(query),
         shown=shown,
         result_count=result_count,
         confidence=confidence,
@@ -56,15 +63,35 @@ def record_search(
 
 def record_click(session: Session, *, visitor: str, search_id: int | None, article_id: str, position: int) -> None:
     """Store which result was opened, and at which position (1-based)."""
-    search_id = known_search(session, search_id)
+    search_id = known_search(session, search_id, visitor)
     store.save(session, SearchClick(visitor=visitor, search_id=search_id, article_id=article_id, position=position))
 
 
-def known_search(session: Session, search_id: int | None) -> int | None:
-    """``search_id`` when that search is stored, else None (a stale or made-up id points nowhere)."""
-    if search_id is None or session.get(SearchEvent, search_id) is None:
+def known_search(session: Session, search_id: int | None, visitor: str | None = None) -> int | None:
+    """``search_id`` when that search is stored (and ``visitor``'s, when given), else None (a stale,
+    made-up or someone else's id points nowhere)."""
+    event = None if search_id is None else session.get(SearchEvent, search_id)
+    if event is None or (visitor is not None and event.visitor != visitor):
         return None
     return search_id
+
+
+def name_contact_question(session: Session, visitor: str, question: str, since: datetime) -> None:
+    """Give the visitor's last contact-form suggestions (stored without text) the question of the ticket
+    they then sent, redacted: the one text the content-gaps report reads for the contact form."""
+    event = session.scalars(
+        select(SearchEvent)
+        .where(
+            SearchEvent.visitor == visitor,
+            SearchEvent.source == "contact",
+            SearchEvent.query == "",
+            SearchEvent.created_at >= since,
+        )
+        .order_by(SearchEvent.created_at.desc(), SearchEvent.id.desc())
+        .limit(1)
+    ).first()
+    if event is not None:
+        event.query = redact(question)
 
 
 def search_page(query: str, locale: str, category: str | None, page: int, size: int, source: str = "search") -> Found:
@@ -137,7 +164,8 @@ def click(search_id: int | None, article_id: str, position: int) -> None:
 
 
 def query_of(search_id: int | None) -> str:
-    """The words of the search ``search_id`` ("" when unknown or unreadable), to carry on to the article."""
+    """The words of this visitor's search ``search_id``, to carry on to the article; "" when unknown,
+    unreadable or another visitor's (a URL never reads what someone else typed)."""
     if search_id is None:
         return ""
     try:
@@ -145,7 +173,9 @@ def query_of(search_id: int | None) -> str:
     except SQLAlchemyError:
         get_session().rollback()
         return ""
-    return event.query if event is not None else ""
+    if event is None or not event.visitor or event.visitor != current_visitor():
+        return ""
+    return event.query
 
 
 def result_json(found: Found) -> dict[str, Any]:

@@ -41,13 +41,24 @@ def insert_once(session: Session, row: Base) -> bool:
         return False
 
 
+def describe(exc: BaseException) -> str:
+    """The kind of a database fault, never its details: PostgreSQL's "Failing row contains (...)" and
+    the like would put what a visitor typed into the log."""
+    orig = getattr(exc, "orig", None)
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if code:
+        return f"{type(exc).__name__} (SQLSTATE {code})"
+    first = str(orig if orig is not None else exc).splitlines()
+    return f"{type(exc).__name__}: {first[0][:120] if first and type(orig).__module__ == 'sqlite3' else '-'}"
+
+
 def safely(
     record: Callable[Concatenate[Session, P], R], session: Session, *args: P.args, **kwargs: P.kwargs
 ) -> R | None:
     """Run a recorder; when the database fails, log it, roll back and return None so the page still answers."""
     try:
         return record(session, *args, **kwargs)
-    except SQLAlchemyError:
-        log.exception("could not record %s", getattr(record, "__name__", record))
+    except SQLAlchemyError as exc:
+        log.error("could not record %s: %s", getattr(record, "__name__", record), describe(exc))
         session.rollback()
         return None

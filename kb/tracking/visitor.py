@@ -6,6 +6,8 @@ import secrets
 
 from flask import Flask, Response, g, request
 
+from kb.security import cookies
+
 COOKIE = "kb_visitor"
 MAX_AGE = 365 * 24 * 3600
 
@@ -31,5 +33,5 @@ def _load() -> None:
 
 def _store(response: Response) -> Response:
     if g.get("visitor_is_new") and request.endpoint != "static":
-        response.set_cookie(COOKIE, g.visitor, max_age=MAX_AGE, httponly=True, samesite="Lax", secure=request.is_secure)
+        response.set_cookie(COOKIE, g.visitor, max_age=MAX_AGE, httponly=True, samesite="Lax", secure=cookies.secure())
     return response

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from kb.content import Article
 from kb.models import Vote, utcnow
 from kb.tracking import store
+from kb.tracking.redact import redact
 
 VOTE_SOURCES = ("article", "contact")
 COMMENT_MAX = 1000
@@ -59,11 +60,11 @@ class Step:
     helpful: bool
 
 
-def submit(session: Session, article: Article, visitor: str, answer: Answer) -> Step:
-    """Store one step of the widget and return the next."""
+def submit(session: Session, article: Article, visitor: str, answer: Answer, voter: str | None = None) -> Step:
+    """Store one step of the widget and return the next (``voter``: see ``record_vote``)."""
     if answer.step == "reason":
         if answer.reason or answer.comment:  # else nothing to add: the No stands as it is
-            add_reason(session, visitor, article, answer.reason, answer.comment, answer.query)
+            add_reason(session, visitor, article, answer.reason, answer.comment, answer.query, voter)
         return Step("thanks", False)
     record_vote(
         session,
@@ -73,6 +74,7 @@ def submit(session: Session, article: Article, visitor: str, answer: Answer) -> 
         helpful=answer.helpful,
         query=answer.query,
         source="article",
+        voter=voter,
     )
     return Step("thanks" if answer.helpful else "reason", answer.helpful)
 
@@ -89,36 +91,58 @@ def record_vote(
     reason: str | None = None,
     comment: str | None = None,
     now: datetime | None = None,
+    voter: str | None = None,
 ) -> Vote:
-    """Store a visitor's Yes/No on an article; a second vote on the same article replaces the first."""
+    """Store a visitor's Yes/No on an article; a second vote on the same article replaces the first.
+
+    ``voter`` (a keyed hash of the client address and the day, kb.security.addresses) makes a vote from
+    the same address on the same day replace the first too, however often the cookie was dropped.
+    """
     now = now or utcnow()
     values = {
         "revision": revision,
         "helpful": helpful,
-        "query": query,
+        "query": redact(query),
         "source": source if source in VOTE_SOURCES else "article",
         "reason": reason or None,
-        "comment": comment or None,
+        "comment": redact(comment) if comment else None,
         "updated_at": now,
     }
-    vote = _vote_of(session, visitor, article_id)
+    vote = _vote_of(session, visitor, article_id) or _vote_of_voter(session, voter, article_id)
     if vote is None:
-        vote = Vote(visitor=visitor, article_id=article_id, created_at=now, **values)
+        vote = Vote(visitor=visitor, article_id=article_id, created_at=now, voter=voter, **values)
         if store.insert_once(session, vote):
+            _learn(session, vote, query)
             return vote
-        vote = _vote_of(session, visitor, article_id)  # a concurrent first vote won the insert: update it
+        # a concurrent first vote won the insert: update it
+        vote = _vote_of(session, visitor, article_id) or _vote_of_voter(session, voter, article_id)
         if vote is None:  # pragma: no cover - the winning vote was deleted in between
             raise RuntimeError("could not store the vote")
     for key, value in values.items():
         setattr(vote, key, value)
-    return store.save(session, vote)
+    store.save(session, vote)
+    _learn(session, vote, query)
+    return vote
+
+
+def _learn(session: Session, vote: Vote, question: str) -> None:
+    """Keep what the vote says about the question's article for the search (kb.learning), text-free."""
+    from kb.learning.evidence import learn_from_vote
+
+    learn_from_vote(session, vote, question)
 
 
 def add_reason(
-    session: Session, visitor: str, article: Article, reason: str | None, comment: str | None, query: str
+    session: Session,
+    visitor: str,
+    article: Article,
+    reason: str | None,
+    comment: str | None,
+    query: str,
+    voter: str | None = None,
 ) -> None:
     """Add why to the visitor's No (casting the No first if it is missing, e.g. a lost session)."""
-    vote = _vote_of(session, visitor, article.id)
+    vote = _vote_of(session, visitor, article.id) or _vote_of_voter(session, voter, article.id)
     if vote is None or vote.helpful:
         record_vote(
             session,
@@ -130,11 +154,19 @@ def add_reason(
             source="article",
             reason=reason,
             comment=comment,
+            voter=voter,
         )
         return
-    vote.reason, vote.comment, vote.updated_at = reason, comment, utcnow()
+    vote.reason, vote.comment, vote.updated_at = reason, redact(comment) if comment else comment, utcnow()
     store.save(session, vote)
 
 
 def _vote_of(session: Session, visitor: str, article_id: str) -> Vote | None:
     return session.scalars(select(Vote).where(Vote.visitor == visitor, Vote.article_id == article_id)).first()
+
+
+def _vote_of_voter(session: Session, voter: str | None, article_id: str) -> Vote | None:
+    """The vote cast on ``article_id`` from the same address today (under any cookie), if any."""
+    if not voter:
+        return None
+    return session.scalars(select(Vote).where(Vote.voter == voter, Vote.article_id == article_id)).first()

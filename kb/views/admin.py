@@ -25,22 +25,29 @@ from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError
 
 from kb import analytics, users
-from kb.analytics import gaps, helpfulness, reports, searches
+from kb.analytics import fixes, gaps, helpfulness, reports, searches, sources
 from kb.analytics import ticket_list as tickets
 from kb.analytics.charts import overview_charts
 from kb.analytics.helpfulness import reason_label
 from kb.analytics.period import Period
 from kb.analytics.tables import Table
+from kb.config import current_settings
 from kb.db import get_session
 from kb.extensions import limiter, login_manager
 from kb.forms import LoginForm
+from kb.learning.ranking import tuning_of
+from kb.learning.report import learned_articles, learned_table
 from kb.models import utcnow
+from kb.security import admin_sessions, cookies, lockout
+from kb.security.redirects import safe_next
 from kb.site_state import library, snapshot
+from kb.tracking.redact import pseudonym
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 SESSION_KEY = "kb_admin"  # {"seen": unix time of the last request}; Flask-Login keeps who it is
+TOKEN_KEY = "kb_admin_token"  # the server-side session's token (kb.security.admin_sessions)
 DEFAULT_DAYS = 30
 TICKETS_PER_PAGE = 50
 PUBLIC = ("admin.login",)
@@ -52,7 +59,13 @@ DATA_LOCALE = "data_locale"  # the articles' language the figures are of; ``loca
 
 @login_manager.user_loader
 def _load_admin(user_id: str) -> users.Admin | None:
-    return users.get_admin(get_session(), user_id)
+    """The user the session names, if their server-side session is still open (not revoked, old or idle)."""
+    admin = users.get_admin(get_session(), user_id)
+    max_age = float(current_app.config["ADMIN_SESSION_MAX_SECONDS"])
+    token = session.get(TOKEN_KEY)
+    if admin is None or not admin_sessions.is_active(get_session(), token, admin.id, max_age, _lifetime()):
+        return None
+    return admin
 
 
 def _lifetime() -> float:
@@ -62,6 +75,7 @@ def _lifetime() -> float:
 def _sign_out() -> None:
     logout_user()
     session.pop(SESSION_KEY, None)
+    session.pop(TOKEN_KEY, None)
 
 
 def current_admin() -> users.Admin | None:
@@ -104,8 +118,7 @@ def private(response: Response) -> Response:
 
 
 def _safe_next(target: str | None) -> str:
-    target = target or ""
-    return target if target.startswith("/admin") and not target.startswith("//") else url_for("admin.overview")
+    return safe_next(target, url_for("admin.overview"), prefix="/admin")
 
 
 def _login_page(form: LoginForm, problem: str = "") -> str:
@@ -122,20 +135,44 @@ def login() -> ResponseReturnValue:
         notice = "timed_out" if g.get("admin_timed_out") or request.args.get("timed_out") else ""
         return _login_page(form, notice)
     email = str(form.email.data or "")[:254]
-    admin = users.authenticate(get_session(), email, str(form.password.data or "")) if form.validate() else None
+    valid = form.validate()
+    address = request.remote_addr
+    wait = lockout.wait_seconds(email, address, lockout.is_known_browser(email)) if valid else 0.0
+    if wait > 0:  # too many failures on this account: refused unchecked, and not counted, until the wait ends
+        log.warning("admin login refused: the account backs off for %.0f s", wait)
+        return _login_page(LoginForm(formdata=None), "limited"), 429, {"Retry-After": str(int(wait) + 1)}
+    admin = users.authenticate(get_session(), email, str(form.password.data or "")) if valid else None
     if admin is None:
-        log.warning("admin login failed for %r from %s", email, request.remote_addr)
+        if valid:
+            lockout.note_failure(email, address)
+        who = pseudonym(email, str(current_app.config["SECRET_KEY"]))
+        log.warning("admin login failed for %s from %s", who, request.remote_addr)
         return _login_page(form, "wrong"), 401
+    lockout.clear(email, address)
     session.clear()  # nothing from before the login carries over
+    session[TOKEN_KEY] = admin_sessions.start(get_session(), admin.id)
     login_user(users.Admin(admin.id, admin.email))
     session[SESSION_KEY] = {"seen": time.time()}
     session.permanent = True
-    log.info("admin login: %s", admin.email)
-    return redirect(_safe_next(form.next.data), 303)
+    log.info("admin login: user %s", admin.id)
+    response = redirect(_safe_next(form.next.data), 303)
+    response.set_cookie(  # this browser may sign in while the account backs off from others' guesses
+        lockout.KNOWN_COOKIE,
+        lockout.known_browser_value(admin.email),
+        max_age=lockout.KNOWN_MAX_AGE,
+        path="/admin",
+        httponly=True,
+        samesite="Strict",
+        secure=cookies.secure(),
+    )
+    return response
 
 
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
+    """Sign out, ending every session of this admin on the server (a copied cookie opens nothing after)."""
+    if g.admin is not None:
+        admin_sessions.revoke_all(get_session(), g.admin.id)
     _sign_out()
     return redirect(url_for("admin.login"), 303)
 
@@ -262,6 +299,8 @@ def overview() -> ResponseReturnValue:
         attention=reports.attention_table(view.attention, library()),
         funnel=funnel,
         deliveries=tickets.delivery_counts(get_session()),
+        sources=sources.source_table(get_session(), period),
+        widget_pages=sources.page_table(get_session(), period),
     )
 
 
@@ -314,6 +353,50 @@ def search_report() -> ResponseReturnValue:
     ]
     totals = searches.totals(db, period, confident)
     return _respond("admin/searches.html", tables, period=period, tables=tables, totals=totals)
+
+
+@bp.get("/fix")
+def fix() -> ResponseReturnValue:
+    """From a question no article answered, the line that makes `kb check` hold the fix (no state changes)."""
+    question = fixes.clean(request.args.get("q", ""))
+    default = str(current_app.config["DEFAULT_LOCALE"])
+    lang = request.args.get("question_locale") or get_period().locale or default
+    lang = lang if lang in library().locales else default
+    choices = fixes.article_choices(library(), lang)
+    expect = request.args.get("expect")
+    test_line = synonym = problem = ""
+    if question and expect is not None and (expect == "" or expect in {c.slug for c in choices}):
+        test_line = fixes.search_test_line(question, expect or None, lang)
+    article_words, visitor_words = request.args.get("article_words", ""), request.args.get("visitor_words", "")
+    if article_words or visitor_words:
+        try:
+            synonym = fixes.synonym_line(article_words, visitor_words)
+        except ValueError as exc:
+            problem = str(exc)
+    return _page(
+        "admin/fix.html",
+        question=question,
+        question_locale=lang,
+        choices=choices,
+        expect=expect,
+        test_line=test_line,
+        synonym=synonym,
+        problem=problem,
+        article_words=fixes.clean(article_words, 100),
+        visitor_words=fixes.clean(visitor_words or question, 100),
+        files={"tests": fixes.TESTS_FILE, "synonyms": fixes.SYNONYMS_FILE},
+    )
+
+
+@bp.get("/learned")
+def learned() -> ResponseReturnValue:
+    """Articles that visitors' votes raise or lower for similar questions (counts only, no visitor text)."""
+    settings = current_settings()
+    tuning = tuning_of(settings)
+    table = _table(learned_table(learned_articles(get_session(), tuning, utcnow()), library(), tuning))
+    return _respond(
+        "admin/learned.html", [table], period=get_period(), table=table, tuning=tuning, on=settings.learning
+    )
 
 
 @bp.get("/tickets")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, jsonify, request
+from flask import Blueprint, abort, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from kb.content import Article
+from kb.extensions import limiter
 from kb.i18n.ui import select_locale
 from kb.site_state import library
 from kb.tracking import search_log
@@ -67,6 +68,7 @@ def search() -> ResponseReturnValue:
 
 
 @bp.get("/suggest")
+@limiter.limit(lambda: str(current_app.config["SUGGEST_RATE_LIMIT"]))
 def suggest() -> ResponseReturnValue:
     query = request.args.get("q", "").strip()
     locale = _locale()

@@ -21,16 +21,19 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import InterfaceError, InternalError, OperationalError, SQLAlchemyError
 
 from kb.db import get_session
 from kb.errors import TicketNotSaved
 from kb.extensions import limiter
 from kb.forms import CAME_FROM_MAX, SUBJECT_MAX, ContactForm
+from kb.security.addresses import address_key
 from kb.site_state import library
-from kb.tickets import intake
+from kb.tickets import intake, outbox
 from kb.tracking import answers, search_log, store, votes
 from kb.tracking.contact_opened import record_contact_opened
 from kb.tracking.visitor import current_visitor
+from kb.views import errors
 from kb.views.lookups import get_article, get_id, get_locale_or_404
 
 log = logging.getLogger(__name__)
@@ -93,7 +96,7 @@ def form(locale: str | None = None) -> ResponseReturnValue:
         ticket = intake.submit(entry.submission(), locale)
     except TicketNotSaved:
         return _render_form(entry, locale, "not_saved"), 503
-    session["kb_sent"] = {"reference": ticket.reference, "email": ticket.email}
+    session["kb_sent"] = {"reference": ticket.reference, "email": ticket.email, "ticket": ticket.id}
     return redirect(url_for("contact.sent", locale=locale), 303)
 
 
@@ -103,7 +106,22 @@ def sent(locale: str) -> ResponseReturnValue:
     done = session.get("kb_sent")
     if not done:
         return redirect(url_for("contact.form", locale=locale), 302)
-    return render_template("contact/sent.html", locale=locale, reference=done.get("reference"), email=done.get("email"))
+    delivery = _delivery(done.get("ticket"))
+    return render_template(
+        "contact/sent.html", locale=locale, reference=done.get("reference"), email=done.get("email"), delivery=delivery
+    )
+
+
+def _delivery(ticket_id: Any) -> dict[str, str]:
+    """How far each message of the ticket got ({"ticket": "sent", "ack": "pending"}), so the page says
+    what really happened; {} when there is nothing to send or the outbox cannot be read."""
+    if not isinstance(ticket_id, int):
+        return {}
+    try:
+        return outbox.statuses(get_session(), ticket_id)
+    except SQLAlchemyError:
+        get_session().rollback()
+        return {}
 
 
 def _payload() -> Any:
@@ -117,6 +135,7 @@ def _payload() -> Any:
 
 
 @bp.post("/contact/opened")
+@limiter.limit(lambda: str(current_app.config["SUGGEST_RATE_LIMIT"]))
 def opened() -> ResponseReturnValue:
     """Record that a suggested answer was opened in place (JSON from contact.js)."""
     data = _payload()
@@ -134,6 +153,7 @@ def opened() -> ResponseReturnValue:
 
 
 @bp.post("/contact/vote")
+@limiter.limit(lambda: str(current_app.config["FEEDBACK_RATE_LIMIT"]))
 def vote() -> ResponseReturnValue:
     """Record Yes/No under a suggested answer: JSON from contact.js, or the form on the suggestions page."""
     data = _payload()
@@ -148,6 +168,7 @@ def vote() -> ResponseReturnValue:
         helpful=helpful,
         query=str(data.get("query") or "")[:VOTE_QUERY_MAX],
         source="contact",
+        voter=address_key("vote"),
     )
     if request.is_json:
         return jsonify(recorded=True, helpful=helpful)
@@ -172,11 +193,26 @@ def _locale_of_request() -> str:
 @bp.errorhandler(RateLimitExceeded)
 def rate_limited(exc: RateLimitExceeded) -> ResponseReturnValue:
     """Too many sends from one address: say so in words, and keep what was typed on the page."""
+    if request.endpoint != "contact.form":  # votes and answers opened: contact.js reads JSON
+        return jsonify(error="Too Many Requests", message=str(exc.description), status=429), 429
     locale = _locale_of_request()
     reset_at = getattr(limiter.current_limit, "reset_at", 0) or 0
     wait = max(1, round((reset_at - time.time()) / 60)) if reset_at else 60  # minutes
     log.info("contact form: rate limit %s reached", exc.description)
     return _render_form(_contact_form(locale), locale, "limited", wait), 429, {"Retry-After": str(wait * 60)}
+
+
+@bp.errorhandler(OperationalError)
+@bp.errorhandler(InterfaceError)
+@bp.errorhandler(InternalError)
+def database_unavailable(exc: SQLAlchemyError) -> ResponseReturnValue:
+    """The database failed outside the ticket's own commit (a rate-limit counter, a read): on the form's
+    post, the 503 is the form again with what was typed; elsewhere the site's 503."""
+    if request.endpoint != "contact.form" or request.method != "POST":
+        return errors.database_unavailable(exc)
+    errors.database_unavailable(exc)  # logs it and rolls back
+    locale = _locale_of_request()
+    return _render_form(_contact_form(locale), locale, "not_saved"), 503, errors.RETRY_AFTER
 
 
 @bp.errorhandler(CSRFError)

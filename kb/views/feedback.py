@@ -15,6 +15,7 @@ from kb.content import Article
 from kb.db import get_session
 from kb.extensions import limiter
 from kb.forms import FeedbackForm
+from kb.security.addresses import address_key
 from kb.site_state import library
 from kb.tracking import votes
 from kb.tracking.visitor import current_visitor
@@ -51,7 +52,7 @@ def vote() -> ResponseReturnValue:
         back_to = "reason" if form.asks_why else "ask"
         return _back(article, back_to, form.query_text, message, str(form.comment.data or ""))
     try:
-        step = votes.submit(get_session(), article, current_visitor(), form.answer())
+        step = votes.submit(get_session(), article, current_visitor(), form.answer(), address_key("vote"))
     except SQLAlchemyError:
         log.exception("could not store feedback on %s", article.id)
         get_session().rollback()

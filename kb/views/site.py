@@ -9,6 +9,9 @@ from flask import Blueprint, Response, abort, current_app, redirect, render_temp
 from kb.content import Article
 from kb.db import get_session
 from kb.i18n import locales
+from kb.security import cookies
+from kb.security.redirects import safe_next
+from kb.security.urls import external_url
 from kb.site_state import library
 from kb.tracking import article_views, store
 from kb.tracking.visitor import current_visitor
@@ -74,11 +77,11 @@ def article(locale: str, slug: str) -> Response | str:
 def choose_language(locale: str) -> Response:
     """Remember the visitor's language and go back to the page they were on, in that language."""
     get_locale_or_404(locale)
-    target = request.args.get("next", "")
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("site.home", locale=locale)
+    target = safe_next(request.args.get("next"), url_for("site.home", locale=locale))
     response = redirect(target, 302)
-    response.set_cookie(locales.COOKIE, locale, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
+    response.set_cookie(
+        locales.COOKIE, locale, max_age=365 * 24 * 3600, samesite="Lax", httponly=True, secure=cookies.secure()
+    )
     return response  # type: ignore[return-value]
 
 
@@ -111,12 +114,12 @@ def sitemap() -> Response:
     lib = library()
     pages: list[tuple[str, str]] = []
     for locale in lib.locales:
-        pages.append((url_for("site.home", locale=locale, _external=True), ""))
+        pages.append((external_url("site.home", locale=locale), ""))
         for cat in lib.categories_in(locale):
-            pages.append((url_for("site.category", locale=locale, category=cat.slug, _external=True), ""))
+            pages.append((external_url("site.category", locale=locale, category=cat.slug), ""))
     for art in lib:
         lastmod = art.updated.date().isoformat() if art.updated else ""
-        pages.append((url_for("site.article", locale=art.locale, slug=art.slug, _external=True), lastmod))
+        pages.append((external_url("site.article", locale=art.locale, slug=art.slug), lastmod))
     xml = render_template("site/sitemap.xml", pages=pages)
     return Response(xml, mimetype="application/xml")
 
@@ -129,7 +132,7 @@ def robots() -> Response:
         "Disallow: /api/",
         "Disallow: /search",
         "Disallow: /contact",
-        f"Sitemap: {url_for('site.sitemap', _external=True)}",
+        f"Sitemap: {external_url('site.sitemap')}",
         "",
     ]
     return Response("\n".join(lines), mimetype="text/plain")

@@ -62,7 +62,8 @@
         headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrf() }
       }).catch(function () {});
     }
-    function question() { return (subject.value + " " + message.value).replace(/\s+/g, " ").trim().slice(0, 300); }
+    // A subject and a few sentences: the whole message is read, within a URL gunicorn accepts (8 KB lines).
+    function question() { return (subject.value + " " + message.value).replace(/\s+/g, " ").trim().slice(0, 600); }
     function announce(text) { status.textContent = text; }
     function anyOpen() { return !!list.querySelector(".suggestion-toggle[aria-expanded=true]"); }
 

@@ -1,0 +1,84 @@
+"""The object the site attaches to each Searcher: visitors' evidence in memory, reloaded every few seconds.
+
+It implements ``kb.search.learned.Learned``. The evidence is read from the database when first needed
+and again once ``refresh_seconds`` have passed; a database that cannot be read keeps the last load (a
+search never fails because of what it learned).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import numpy as np
+from flask import Flask
+
+from kb.config import Settings, settings_of
+from kb.learning import evidence
+from kb.learning.memory import Evidence, Memory, Tuning
+from kb.models import utcnow
+from kb.search.fusion import Candidate
+
+log = logging.getLogger(__name__)
+
+
+class LearnedRanking:
+    """Adjust rankings by the evidence ``load`` returns, reloading it every ``refresh_seconds``."""
+
+    def __init__(self, tuning: Tuning, load: Callable[[], list[Evidence]], refresh_seconds: float = 60.0) -> None:
+        self.tuning = tuning
+        self.refresh_seconds = refresh_seconds
+        self._load = load
+        self._lock = threading.Lock()
+        self._memory: Memory | None = None
+        self._loaded = 0.0
+
+    def adjust(self, model: str, question: np.ndarray, locale: str, candidates: list[Candidate]) -> None:
+        """Add what visitors' evidence for similar questions says to each candidate (kb.search.learned)."""
+        memory = self.memory()
+        if memory is not None and memory.size:
+            memory.adjust(model, question, candidates)
+
+    def memory(self) -> Memory | None:
+        """The evidence in memory, reloaded first when it is older than ``refresh_seconds``."""
+        now = time.monotonic()
+        if self._memory is not None and now - self._loaded < self.refresh_seconds:
+            return self._memory
+        with self._lock:
+            if self._memory is None or now - self._loaded >= self.refresh_seconds:
+                self._loaded = now
+                try:
+                    self._memory = Memory(self._load(), self.tuning, utcnow())
+                except Exception:  # keep serving with what was loaded before
+                    log.exception("could not load learned evidence; keeping the last load")
+            return self._memory
+
+    def forget(self) -> None:
+        """Reload at the next search (after evidence was written in this process, e.g. in tests)."""
+        self._loaded = 0.0
+
+
+def tuning_of(settings: Settings) -> Tuning:
+    """The learning settings as the memory reads them."""
+    return Tuning(
+        half_life_days=settings.learning_half_life_days,
+        similarity=settings.learning_similarity,
+        max_adjustment=settings.learning_max_adjustment,
+    )
+
+
+def for_app(app: Flask) -> LearnedRanking | None:
+    """The learned ranking for ``app``'s searchers, reading its database; None when learning is off."""
+    settings = settings_of(app)
+    if not settings.learning:
+        return None
+    sessions = app.extensions["kb.db"]
+    tuning = tuning_of(settings)
+
+    def load() -> list[Evidence]:
+        with sessions() as session:
+            return evidence.load(session, tuning, utcnow())
+
+    return LearnedRanking(tuning, load, settings.learning_refresh_seconds)
