@@ -30,7 +30,7 @@ keepalive = 5
 limit_request_line = 8190
 accesslog = "-"
 # The path only: no query string (visitors type questions there), no client address, no referrer.
-access_log_format = '%(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+access_log_format = '%(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms request_id=%({x-request-id}o)s'
 # gunicorn 25.1+ opens a control socket for ``gunicornc``; its default path is one per user, so a second
 # instance would take the first one's. ``kb serve`` names one per port; this is the fallback.
 control_socket = str(ROOT / "instance" / "gunicorn.ctl")

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 
+from kb import request_ids
 from kb.config import DEFAULTS, PROJECT_ROOT, secret_key
 from kb.config import init_app as init_settings
 
@@ -37,7 +38,7 @@ def create_app(config: dict[str, Any] | None = None, models: Models | None = Non
         app.config["SECRET_KEY"] = secret_key(app.instance_path)
         app.extensions["kb.dev_secret_key"] = True
     app.extensions["kb.models"] = models if models is not None else Models()
-    logging.basicConfig(level=loaded.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    request_ids.configure_logging(loaded.log_level, loaded.log_format)  # KB_LOG_FORMAT; a request id on each line
     _quiet_query_strings()
     register_extensions(app)
     register_blueprints(app)
@@ -60,6 +61,7 @@ def register_extensions(app: Flask) -> None:
     from kb.i18n import ui
     from kb.tracking import visitor
 
+    request_ids.init_app(app)  # first: whatever runs later in a request logs under its id
     db.init_app(app)
     ui.init_app(app)
     site_state.init_app(app)

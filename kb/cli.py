@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,7 +35,7 @@ def _settings() -> dict:
     return dict(current_app.config)
 
 
-def _build(quiet: bool = False) -> tuple[BuildReport, Library]:
+def _build(quiet: bool = False, build_id: str | None = None) -> tuple[BuildReport, Library]:
     """Build or update the search index from the articles; return the report and the library."""
     from kb.content import load_library
     from kb.search.indexer import build_index
@@ -57,15 +58,34 @@ def _build(quiet: bool = False) -> tuple[BuildReport, Library]:
         if done >= total:
             bar.pop("bar").__exit__(None, None, None)  # type: ignore[attr-defined]
 
-    report = build_index(library, settings.search_index_dir, embedders, progress)
+    if build_id is not None and (settings.search_index_dir / "builds" / build_id).exists():
+        raise click.UsageError(f"a build named {build_id} exists already in {settings.search_index_dir}")
+    report = build_index(library, settings.search_index_dir, embedders, progress, build_id=build_id)
     return report, library
 
 
+BUILD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # a folder name under search_index/builds/
+
+
+def _build_id(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Accept only a build id that is a plain folder name."""
+    if value is not None and not BUILD_ID.fullmatch(value):
+        raise click.BadParameter("1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+    return value
+
+
 @cli.command("index")
+@click.option(
+    "--build-id",
+    default=None,
+    callback=_build_id,
+    help="Name the build (e.g. the release's git commit): every host that builds the same release serves the "
+    "same id. Default: a new time-based id.",
+)
 @with_appcontext
-def index_command() -> None:
+def index_command(build_id: str | None) -> None:
     """Build search_index/ from the articles, re-embedding only articles that changed."""
-    report, library = _build()
+    report, library = _build(build_id=build_id)
     for problem in library.errors:
         click.echo(f"skipped: {problem}", err=True)
     for label, ids in (("added", report.added), ("changed", report.changed), ("removed", report.removed)):

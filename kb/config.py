@@ -57,6 +57,7 @@ class Settings:
     search_page_size: int = 10
     index_reload_seconds: float = 2.0
     log_level: str = field(default="INFO", metadata=_choice(*LOG_LEVELS))
+    log_format: str = field(default="text", metadata=_choice("text", "json"))  # json: one object a line (request_ids)
     # The contact form (issue 5): spam guard, ticket delivery through the outbox, acknowledgement mail.
     contact_rate_limit: str = "5 per minute;20 per hour"  # sends per client address (Flask-Limiter syntax)
     ratelimit_enabled: bool = True  # false switches the contact form's rate limit off

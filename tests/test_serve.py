@@ -74,7 +74,9 @@ def test_serve_preloads_and_each_worker_follows_a_new_build(tmp_path: Path) -> N
         (index / "CURRENT.tmp").replace(index / "CURRENT")
         time.sleep(1)
         with ThreadPoolExecutor(8) as pool:  # enough at once that both workers take some
-            answers = list(pool.map(lambda n: _get(f"{base}do+points+expire+after+{n}+months"), range(40)))
+            answers = list(
+                pool.map(lambda n: _get(f"{base}set+points+to+expire+after+{n}+months+of+inactivity"), range(40))
+            )
         assert all(a["suggestions"] for a in answers)
         opened = log.read_text().count(f"index build {new}")
         assert opened == 2, log.read_text()[-3000:]  # once in each worker, never in the master

@@ -73,8 +73,13 @@ def build_index(
     index_dir: Path,
     embedders: dict[str, Embedder],
     progress: Callable[[int, int], None] | None = None,
+    build_id: str | None = None,
 ) -> BuildReport:
-    """Write a new build from ``library`` and point CURRENT at it; reuse what did not change."""
+    """Write a new build from ``library`` and point CURRENT at it; reuse what did not change.
+
+    ``build_id`` names the build (a release id, so hosts that each build the same articles serve the same id);
+    by default a new time-based one. A build of that name must not exist yet.
+    """
     started = time.perf_counter()
     index_dir.mkdir(parents=True, exist_ok=True)
     previous = current_build(index_dir)
@@ -83,7 +88,7 @@ def build_index(
         previous, old = None, {}
     old_hashes: dict[str, str] = old.get("articles", {})
     articles = {a.id: a for a in library}
-    report = BuildReport(build_id=time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6])
+    report = BuildReport(build_id=build_id or time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6])
     report.added = sorted(i for i in articles if i not in old_hashes)
     report.changed = sorted(i for i in articles if i in old_hashes and old_hashes[i] != articles[i].content_hash)
     report.removed = sorted(i for i in old_hashes if i not in articles)
