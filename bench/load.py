@@ -27,6 +27,7 @@ import json
 import os
 import random
 import re
+import secrets
 import shutil
 import socket
 import subprocess
@@ -246,6 +247,7 @@ def main() -> None:
         "HF_HUB_OFFLINE": "1",
         "KB_DATABASE_URL": f"sqlite:///{work / 'kb.sqlite3'}",
         "KB_RATELIMIT_ENABLED": "false",
+        "KB_SECRET_KEY": os.environ.get("KB_SECRET_KEY") or secrets.token_hex(32),  # kb serve needs a real one
         "KB_LOG_LEVEL": "WARNING",
         "KB_TICKET_DELIVERY": "none",
     }
