@@ -183,6 +183,18 @@ def indexed_app(indexed_root: Path, tmp_path: Path) -> Flask:
 
 
 @pytest.fixture
+def form_app(indexed_root: Path, tmp_path: Path) -> Flask:
+    """The same, with CSRF tokens checked as in production and room for many contact posts."""
+    return make_app(
+        indexed_root / "articles",
+        indexed_root / "search_index",
+        tmp_path / "kb.sqlite3",
+        WTF_CSRF_ENABLED=True,
+        CONTACT_RATE_LIMIT="1000 per minute",
+    )
+
+
+@pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
 

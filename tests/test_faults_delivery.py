@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from conftest import free_port, make_app
+from delivery import smtp_settings as plain_smtp_settings
 from sqlalchemy import select
 from visitors import UNANSWERED, contact_page, fill
 
@@ -40,20 +41,6 @@ class SlowInbox:
         self.mails.append(email.message_from_bytes(envelope.content, policy=email.policy.default))  # type: ignore[arg-type]
         await asyncio.sleep(delay)  # the mail is here; the answer comes after the client gave up
         return "250 OK"
-
-
-def smtp_settings(port: int, **extra: Any) -> dict[str, Any]:
-    return {
-        "TICKET_DELIVERY": "smtp",
-        "SUPPORT_EMAIL": "support@perkly.example",
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": port,
-        "SMTP_TLS": "none",
-        "MAIL_FROM": "help@perkly.example",
-        "DELIVERY_TIMEOUT_SECONDS": 1.0,
-        "WTF_CSRF_ENABLED": True,
-        **extra,
-    }
 
 
 def app_with(indexed_root: Path, tmp_path: Path, **settings: Any) -> Any:
@@ -135,6 +122,10 @@ class Helpdesk(BaseHTTPRequestHandler):
 
     def log_message(self, *args: Any) -> None:
         pass
+
+
+def smtp_settings(port: int, **extra: Any) -> dict[str, Any]:
+    return plain_smtp_settings(port, **{"DELIVERY_TIMEOUT_SECONDS": 1.0, "WTF_CSRF_ENABLED": True, **extra})
 
 
 @pytest.fixture

@@ -72,6 +72,9 @@ LIMITS = {
 }
 
 
+WIDGET_HOST = "http://127.0.0.1:8123"  # a listed host page: the fuzz reaches the widget's views, not only its guard
+
+
 def enc(value: str) -> str:
     """``value`` percent-encoded as a client sends it (a lone surrogate as its raw UTF-8-ish bytes)."""
     return quote(value.encode("utf-8", "surrogatepass"), safe="")
@@ -87,6 +90,7 @@ def site(indexed_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
         indexed_root / "articles",
         indexed_root / "search_index",
         tmp_path_factory.mktemp("fuzz") / "kb.sqlite3",
+        WIDGET_ORIGINS=WIDGET_HOST,
         **LIMITS,
     )
     app.config["PROPAGATE_EXCEPTIONS"] = False
@@ -248,3 +252,63 @@ def test_front_matter_never_crashes_the_loader(
     (root / "en" / "points" / "fuzzed.md").write_bytes(text.encode("utf-8", "surrogatepass"))
     library = load_library(root)
     assert library is not None
+
+
+@pytest.fixture(scope="module")
+def widget_token(client: Any) -> str:
+    answer = client.get("/widget/session?locale=en", headers={"Origin": WIDGET_HOST})
+    assert answer.status_code == 200
+    token = str(answer.json["token"])
+    reached = client.get(f"/widget/suggest?q=points&t={token}", headers={"Origin": WIDGET_HOST})
+    assert reached.status_code == 200, "the fuzz must get past the widget's guard"
+    return token
+
+
+WIDGET_GETS = [
+    "/widget/session?locale={a}&t={b}",
+    "/widget/context?page={a}&title={b}&slugs={c}&locale={b}",
+    "/widget/suggest?q={a}&page={b}&locale={c}",
+    "/widget/articles/{b}/{a}?from={c}",
+]
+
+
+@FUZZ
+@given(template=st.sampled_from(WIDGET_GETS), a=TEXT, b=TEXT, c=TEXT)
+def test_the_widget_queries_never_500(client: Any, widget_token: str, template: str, a: str, b: str, c: str) -> None:
+    url = template.format(a=enc(a), b=enc(b), c=enc(c)) + f"&t={widget_token}"
+    ok(client.get(url, headers={"Origin": WIDGET_HOST, "Accept": "application/json"}))
+
+
+@FUZZ
+@given(
+    path=st.sampled_from(["/widget/opened", "/widget/vote", "/widget/ticket"]),
+    fields=st.dictionaries(
+        st.sampled_from(
+            [
+                "article_id",
+                "search_id",
+                "position",
+                "anchor",
+                "helpful",
+                "reason",
+                "comment",
+                "query",
+                "source",
+                "page",
+                "name",
+                "email",
+                "subject",
+                "message",
+                "identity_id",
+                "identity_email",
+                "identity_token",
+            ]
+        ),
+        TEXT,
+        max_size=8,
+    ),
+)
+def test_the_widget_writes_never_500(client: Any, widget_token: str, path: str, fields: dict[str, str]) -> None:
+    body = form_body({**fields, "t": widget_token})
+    headers = {"Origin": WIDGET_HOST, "Accept": "application/json"}
+    ok(client.post(path, data=body, content_type="application/x-www-form-urlencoded", headers=headers))

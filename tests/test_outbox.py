@@ -20,6 +20,8 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from conftest import free_port, make_app
+from delivery import smtp_settings as plain_smtp_settings
+from delivery import tried
 from pytest_httpserver import HTTPServer
 from sqlalchemy import select
 from visitors import UNANSWERED, contact_page, fill
@@ -54,6 +56,10 @@ class Inbox:
         return "250 OK"
 
 
+def smtp_settings(port: int, **extra: Any) -> dict[str, Any]:
+    return plain_smtp_settings(port, **{"OUTBOX_BACKOFF_SECONDS": 60, "OUTBOX_MAX_ATTEMPTS": 3, **extra})
+
+
 @pytest.fixture
 def smtp_port() -> int:
     return free_port()
@@ -71,21 +77,6 @@ def smtp(smtp_port: int) -> Iterator[tuple[Inbox, int]]:
     controller = start_smtp(smtp_port, inbox)
     yield inbox, smtp_port
     controller.stop()
-
-
-def smtp_settings(port: int, **extra: Any) -> dict[str, Any]:
-    return {
-        "TICKET_DELIVERY": "smtp",
-        "SUPPORT_EMAIL": "support@perkly.example",
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": port,
-        "SMTP_TLS": "none",
-        "MAIL_FROM": "help@perkly.example",
-        "DELIVERY_TIMEOUT_SECONDS": 2.0,
-        "OUTBOX_BACKOFF_SECONDS": 60,
-        "OUTBOX_MAX_ATTEMPTS": 3,
-        **extra,
-    }
 
 
 def queue(app: Any, channel: str = "smtp", now: datetime = T0) -> int:
@@ -136,18 +127,6 @@ def status_of(app: Any, message_id: int) -> OutboxMessage:
 
 def sessions(app: Any) -> Any:
     return app.extensions["kb.db"]
-
-
-def tried(app: Any, timeout: float = 15.0) -> None:
-    """Wait for the one try of every new message, made after the request (issue 14: never inside it)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with session_scope(app) as session:
-            rows = session.scalars(select(OutboxMessage)).all()
-            if all(m.attempts >= 1 and m.status != "sending" for m in rows):
-                return
-        time.sleep(0.05)
-    raise AssertionError("the background delivery did not try every message")
 
 
 @pytest.fixture

@@ -3,11 +3,9 @@ draft; the question's text is stored (redacted) only when the ticket is sent."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import make_app
 from sqlalchemy import select
 from visitors import Visitor
 
@@ -24,14 +22,8 @@ DRAFTS = [
 
 
 @pytest.fixture
-def site(indexed_root: Path, tmp_path: Path) -> Any:
-    return make_app(
-        indexed_root / "articles",
-        indexed_root / "search_index",
-        tmp_path / "kb.sqlite3",
-        WTF_CSRF_ENABLED=True,
-        CONTACT_RATE_LIMIT="1000 per minute",
-    )
+def site(form_app: Any) -> Any:
+    return form_app
 
 
 def events(app: Any) -> list[SearchEvent]:

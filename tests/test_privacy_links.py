@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
-from conftest import make_app
 from visitors import Visitor
 
 SECRET = "points expiry for ada@example.com order 123456"
 
 
 @pytest.fixture
-def site(indexed_root: Path, tmp_path: Path) -> Any:
-    return make_app(indexed_root / "articles", indexed_root / "search_index", tmp_path / "kb.sqlite3")
+def site(indexed_app: Any) -> Any:
+    return indexed_app
 
 
 def carried(response: Any) -> str:

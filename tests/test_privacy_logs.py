@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PROJECT, make_app, served
+from conftest import PROJECT, served
 from visitors import contact_page, fill
 
 EMAIL = "ada.private@example.com"
@@ -18,14 +18,8 @@ TEXT = "my secret order 77123 for Ada"
 
 
 @pytest.fixture
-def site(indexed_root: Path, tmp_path: Path) -> Any:
-    return make_app(
-        indexed_root / "articles",
-        indexed_root / "search_index",
-        tmp_path / "kb.sqlite3",
-        WTF_CSRF_ENABLED=True,
-        CONTACT_RATE_LIMIT="1000 per minute",
-    )
+def site(form_app: Any) -> Any:
+    return form_app
 
 
 def assert_clean(caplog: pytest.LogCaptureFixture) -> None:

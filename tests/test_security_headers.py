@@ -17,8 +17,8 @@ PAGES = ["/en/", "/en/articles/cancel-your-subscription", "/en/search?q=cancel",
 
 
 @pytest.fixture
-def site(indexed_root: Path, tmp_path: Path) -> Any:
-    return make_app(indexed_root / "articles", indexed_root / "search_index", tmp_path / "kb.sqlite3")
+def site(indexed_app: Any) -> Any:
+    return indexed_app
 
 
 def csp_of(response: Any) -> dict[str, str]:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import make_app
+from delivery import tried
 from sqlalchemy import select
 from visitors import UNANSWERED, contact_page, fill
 
@@ -34,18 +34,6 @@ def send(app: Any, values: dict[str, str] | None = None, **headers: str) -> Any:
     return client, client.post(
         "/en/contact", data=fill(contact_page(client), values or UNANSWERED, js="1"), headers=headers
     )
-
-
-def tried(app: Any, timeout: float = 15.0) -> None:
-    """Wait for the one try of every new message, made after the request (issue 14: never inside it)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with session_scope(app) as session:
-            rows = session.scalars(select(OutboxMessage)).all()
-            if all(m.attempts >= 1 and m.status != "sending" for m in rows):
-                return
-        time.sleep(0.05)
-    raise AssertionError("the background delivery did not try every message")
 
 
 def stored(app: Any) -> tuple[Ticket, list[OutboxMessage]]:

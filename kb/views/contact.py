@@ -23,6 +23,7 @@ from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import InterfaceError, InternalError, OperationalError, SQLAlchemyError
 
+from kb.content import Article
 from kb.db import get_session
 from kb.errors import TicketNotSaved
 from kb.extensions import limiter
@@ -152,13 +153,9 @@ def opened() -> ResponseReturnValue:
     return jsonify(recorded=True)
 
 
-@bp.post("/contact/vote")
-@limiter.limit(lambda: str(current_app.config["FEEDBACK_RATE_LIMIT"]))
-def vote() -> ResponseReturnValue:
-    """Record Yes/No under a suggested answer: JSON from contact.js, or the form on the suggestions page."""
-    data = _payload()
-    article = get_article(data.get("article_id"))
-    helpful = str(data.get("helpful", "")).lower() in ("1", "true", "yes")
+def record_suggestion_vote(article: Article, helpful: bool, query: str) -> None:
+    """Yes/No on an answer the contact form suggested, on the site or in the widget: once per visitor and
+    per address, whatever cookies were dropped."""
     store.safely(
         votes.record_vote,
         get_session(),
@@ -166,10 +163,20 @@ def vote() -> ResponseReturnValue:
         article_id=article.id,
         revision=article.revision,
         helpful=helpful,
-        query=str(data.get("query") or "")[:VOTE_QUERY_MAX],
+        query=query[:VOTE_QUERY_MAX],
         source="contact",
         voter=address_key("vote"),
     )
+
+
+@bp.post("/contact/vote")
+@limiter.limit(lambda: str(current_app.config["FEEDBACK_RATE_LIMIT"]))
+def vote() -> ResponseReturnValue:
+    """Record Yes/No under a suggested answer: JSON from contact.js, or the form on the suggestions page."""
+    data = _payload()
+    article = get_article(data.get("article_id"))
+    helpful = str(data.get("helpful", "")).lower() in ("1", "true", "yes")
+    record_suggestion_vote(article, helpful, str(data.get("query") or ""))
     if request.is_json:
         return jsonify(recorded=True, helpful=helpful)
     if not helpful:

@@ -24,6 +24,7 @@ from kb.tickets import intake
 from kb.tracking import answers, article_views, search_log, store, votes
 from kb.tracking.visitor import current_visitor
 from kb.views.api import article_summary
+from kb.views.contact import record_suggestion_vote
 from kb.views.lookups import get_article, get_id
 from kb.widget import contexts, identity, origins, sources, strings, tokens
 
@@ -49,7 +50,7 @@ def _guard() -> ResponseReturnValue | None:
         return None
     settings = current_settings()
     if not origins.is_allowed(request.headers.get("Origin"), settings):
-        log.info("widget: refused origin %r", request.headers.get("Origin"))
+        log.info("widget: refused origin %r", (request.headers.get("Origin") or "")[:200])
         return jsonify(error="Forbidden", message="This origin may not embed the help widget."), 403
     if request.method == "OPTIONS" or request.endpoint in OPEN:
         return None
@@ -179,17 +180,7 @@ def vote() -> ResponseReturnValue:
         return jsonify(error=form.first_error()), 422
     answer = form.answer()
     if request.form.get("source") == "contact":
-        store.safely(
-            votes.record_vote,
-            get_session(),
-            visitor=current_visitor(),
-            article_id=found.id,
-            revision=found.revision,
-            helpful=answer.helpful,
-            query=answer.query,
-            source="contact",
-            voter=address_key("vote"),
-        )
+        record_suggestion_vote(found, answer.helpful, answer.query)
         return jsonify(step="thanks", helpful=answer.helpful)
     step = votes.submit(get_session(), found, current_visitor(), answer, address_key("vote"))
     return jsonify(step=step.name, helpful=step.helpful)
