@@ -25,6 +25,7 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 from aiosmtpd.controller import Controller
 from conftest import MINI_ARTICLES, MODELS, PROJECT, free_port, served, write_tree
+from delivery import smtp_settings
 from flask import Flask
 from sqlalchemy import func, select
 from visitors import UNANSWERED, Forms, fill, token_in
@@ -142,16 +143,8 @@ class Inbox:
 
 
 def mail_settings(port: int) -> dict[str, Any]:
-    return {
-        "TICKET_DELIVERY": "smtp",
-        "SUPPORT_EMAIL": "support@perkly.example",
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": port,
-        "SMTP_TLS": "none",
-        "MAIL_FROM": "help@perkly.example",
-        "DELIVERY_TIMEOUT_SECONDS": 5.0,
-        "DELIVER_AFTER_COMMIT": False,  # the hosts only queue; the `kb deliver` workers send
-    }
+    # the hosts only queue; the `kb deliver` workers send
+    return smtp_settings(port, DELIVERY_TIMEOUT_SECONDS=5.0, DELIVER_AFTER_COMMIT=False)
 
 
 def host_config(root: Path, database: str, smtp_port: int) -> dict[str, Any]:
