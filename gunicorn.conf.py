@@ -92,3 +92,10 @@ def post_fork(server: Any, worker: Any) -> None:
 def post_worker_init(worker: Any) -> None:
     """In each worker, before its first request: run the warm-up again (thread pools, per-process state)."""
     warm_up(worker.wsgi)
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    """A worker stopping (restart, reload, shutdown): write the article views it still holds."""
+    from kb.tracking import view_buffer
+
+    view_buffer.flush(_flask_app(server))

@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
 """Load the production server (gunicorn) on loopback and print what it serves.
 
-    .venv/bin/python bench/load.py [--seconds 60] [--connections 16] [--workers 2] [--threads 4] [--json]
+    .venv/bin/python bench/load.py [--seconds 60] [--workers 2 4] [--database sqlite postgresql]
+                                   [--connections 16 64] [--only TRACE...] [--json]
 
-Starts `kb serve` on a free 127.0.0.1 port with a throw-away SQLite database, then replays each trace
-with wrk (Debian's `wrk`; a Lua script walks the trace and reports p50/p95/p99) for ``--seconds``:
+For each database (a throw-away SQLite file, or a PostgreSQL server started in a temporary folder) and each
+number of workers, starts `kb serve` on a free 127.0.0.1 port and replays each trace with wrk (Debian's
+`wrk`; a Lua script walks the trace and reports p50/p95/p99) for ``--seconds`` at each number of
+connections:
 
-- article page, search results page, /api/suggest with 10 questions in turn (the old traces);
+- article page (a new visitor each request: wrk keeps no cookies), and the same page for a returning
+  visitor (visitor and session cookies sent); search results page; /api/suggest with 10 questions in turn;
 - typeahead: 200 merchant questions (bench/eval/merchants-fit.jsonl) typed by simulated visitors, as the
   site's script sends them: a request when the box has been idle for the debounce (250 ms) and holds
   3 characters or more (kb/static/js/site.js), so some prefixes, the pauses between words, and the end;
@@ -14,10 +18,12 @@ with wrk (Debian's `wrk`; a Lua script walks the trace and reports p50/p95/p99) 
   varied wordings), so no worker answers one from its query cache.
 
 wrk replays each trace in a closed loop (a client sends its next request when the last one is answered;
-the think time is not replayed), and starts again at the top if it runs out. Then, with a Python client
-(the form needs a CSRF token per visitor), contact-form tickets stored per second. Last, the summed PSS
-of the workers (from /proc/<pid>/smaps_rollup), which shows what the preloaded master shares with them.
-Traffic goes to loopback only, and every loop is bounded in time.
+the think time is not replayed), and starts again at the top if it runs out. Then, with Python clients
+(a form needs a CSRF token per visitor; the clients share the two cores with the server): contact-form
+tickets stored per second, and votes ("Did this answer your question?") stored per second. Last, the PSS
+of the gunicorn master and of each worker (from /proc/<pid>/smaps_rollup). Once per run, the same article
+page saved as a file and served by nginx (as many worker processes as gunicorn's) gives the ceiling, and
+each article figure is printed as a share of it. Traffic goes to loopback only; every loop is bounded in time.
 """
 
 from __future__ import annotations
@@ -29,17 +35,20 @@ import random
 import re
 import secrets
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from http.cookiejar import CookieJar
 from pathlib import Path
 from typing import Any
+
+from servers import free_port, nginx_static, postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 FIT = ROOT / "bench" / "eval" / "merchants-fit.jsonl"
@@ -85,12 +94,6 @@ function done(summary, latency, requests)
 end
 """
 WRK_THREADS = 2
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_up(url: str, seconds: float = 300) -> None:
@@ -144,12 +147,17 @@ def new_questions_trace(seed: int = 12) -> list[str]:
     return paths
 
 
-def wrk(base: str, paths: list[str], seconds: int, connections: int, work: Path, name: str) -> dict[str, Any]:
+def wrk(
+    base: str, paths: list[str], seconds: int, connections: int, work: Path, name: str, header: str = ""
+) -> dict[str, Any]:
     """Replay ``paths`` with wrk for ``seconds``; requests/s, latency percentiles in ms and errors."""
     script = work / f"{name}.lua"
     script.write_text(LUA % (", ".join(json.dumps(p) for p in paths), WRK_THREADS), encoding="utf-8")
     load = os.getloadavg()[0]
-    args = ["wrk", f"-t{WRK_THREADS}", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s", "-s", str(script)]
+    threads = min(WRK_THREADS, connections)
+    args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s", "-s", str(script)]
+    if header:
+        args += ["-H", header]
     out = subprocess.run([*args, base], capture_output=True, text=True, timeout=seconds + 90).stdout
     found = re.search(r"^RESULT (\{.*\})$", out, re.M)
     if not found:
@@ -157,6 +165,7 @@ def wrk(base: str, paths: list[str], seconds: int, connections: int, work: Path,
     r = json.loads(found.group(1))
     return {
         "trace": name,
+        "connections": connections,
         "trace_length": len(paths),
         "distinct": len(set(paths)),
         "requests": r["requests"],
@@ -178,47 +187,66 @@ def pss_mb(pid: int) -> float:
 
 
 def memory(master: int) -> dict[str, Any]:
-    """PSS of the gunicorn master and the sum over its workers (its children), in MB."""
+    """PSS of the gunicorn master and of each worker (its children), in MB."""
     children = [int(p) for p in Path(f"/proc/{master}/task/{master}/children").read_text().split()]
+    each = [pss_mb(c) for c in children]
     return {
         "master_pss_mb": pss_mb(master),
         "workers": len(children),
-        "workers_pss_mb": round(sum(pss_mb(c) for c in children), 1),
+        "worker_pss_mb": each,
+        "workers_pss_mb": round(sum(each), 1),
     }
 
 
-def ticket_client(base: str, stop: float, counts: list[int], latencies: list[float], n: int) -> None:
-    jar = CookieJar()
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+def form_client(base: str, stop: float, counts: list[int], latencies: list[float], n: int, kind: str) -> None:
+    """One visitor after another: open the page, read its CSRF token, post; count what was stored."""
+    token_at = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
     while time.monotonic() < stop:
-        page = opener.open(f"{base}/en/contact", timeout=30).read().decode()
-        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
-            r'name="csrf_token"[^>]*value="([^"]+)"', page
-        )
-        form = {
-            "csrf_token": token.group(1) if token else "",
-            "name": f"Load {n}",
-            "email": f"load{n}@example.com",
-            "subject": "Bench ticket",
-            "message": "A question no article answers: the load benchmark.",
-            "topic": "",
-            "store_url": "",
-            "send": "1",
-        }
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+        if kind == "tickets":
+            page = opener.open(f"{base}/en/contact", timeout=30).read().decode()
+            url, form = (
+                f"{base}/en/contact",
+                {
+                    "name": f"Load {n}",
+                    "email": f"load{n}@example.com",
+                    "subject": "Bench ticket",
+                    "message": "A question no article answers: the load benchmark.",
+                    "topic": "",
+                    "store_url": "",
+                    "send": "1",
+                },
+            )
+        else:
+            page = opener.open(f"{base}{ARTICLE}", timeout=30).read().decode()
+            url = f"{base}/feedback"
+            form = {"article_id": ARTICLE_ID, "query": "", "step": "vote", "helpful": "yes" if n % 2 else "no"}
+        token = token_at.search(page)
+        form["csrf_token"] = token.group(1) if token else ""
+        request = urllib.request.Request(url, data=urllib.parse.urlencode(form).encode())
+        if kind == "votes":
+            request.add_header("Accept", "application/json")
         started = time.perf_counter()
-        reply = opener.open(f"{base}/en/contact", data=urllib.parse.urlencode(form).encode(), timeout=30)
-        body = reply.read().decode()
-        if "KB-" in body:
+        try:
+            reply = opener.open(request, timeout=30)
+            body = reply.read().decode()
+        except urllib.error.HTTPError as exc:
+            body = f"HTTP {exc.code}"
+        if ("KB-" in body) if kind == "tickets" else ('"step"' in body):
             counts[n] += 1
             latencies.append(time.perf_counter() - started)
+        else:
+            counts[-1] += 1  # not stored: an error
 
 
-def tickets(base: str, seconds: int, connections: int) -> dict[str, Any]:
-    counts = [0] * connections
+def posted(base: str, seconds: int, connections: int, kind: str) -> dict[str, Any]:
+    """``connections`` Python clients posting forms of ``kind`` (tickets or votes) for ``seconds``."""
+    counts = [0] * (connections + 1)
     latencies: list[float] = []
     stop = time.monotonic() + seconds
+    load = os.getloadavg()[0]
     clients = [
-        threading.Thread(target=ticket_client, args=(base, stop, counts, latencies, n)) for n in range(connections)
+        threading.Thread(target=form_client, args=(base, stop, counts, latencies, n, kind)) for n in range(connections)
     ]
     for t in clients:
         t.start()
@@ -226,26 +254,56 @@ def tickets(base: str, seconds: int, connections: int) -> dict[str, Any]:
         t.join(timeout=seconds + 60)
     latencies.sort()
     p95 = latencies[int(0.95 * (len(latencies) - 1))] * 1000 if latencies else float("nan")
-    return {"trace": "contact tickets", "tickets_per_s": round(sum(counts) / seconds, 1), "post_p95_ms": round(p95)}
+    return {
+        "trace": f"contact {kind}" if kind == "tickets" else kind,
+        "connections": connections,
+        "stored_per_s": round(sum(counts[:-1]) / seconds, 1),
+        "post_p95_ms": round(p95),
+        "errors": counts[-1],
+        "load_start": round(load, 2),
+        "load_end": round(os.getloadavg()[0], 2),
+    }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=60, help="length of each trace (default 60)")
-    parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
-    parser.add_argument("--only", nargs="*", default=None, help="trace names to run (default: all)")
-    parser.add_argument("--json", action="store_true", help="one JSON object with every figure")
-    args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk is missing: apt-get install wrk")
-    work = Path(tempfile.mkdtemp(prefix="kb-load-"))
+ARTICLE = "/en/articles/set-up-points-expiry"
+ARTICLE_ID = "en/set-up-points-expiry"
+TRACES = (
+    "article page",
+    "article page, returning visitor",
+    "search page",
+    "suggest 10 questions",
+    "typeahead",
+    "new questions",
+    "contact tickets",
+    "votes",
+)
+
+
+def returning_visitor(base: str) -> str:
+    """The Cookie header of a visitor who has read an article before (visitor id and session)."""
+    jar = CookieJar()
+    urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar)).open(f"{base}{ARTICLE}", timeout=30).read()
+    return "Cookie: " + "; ".join(f"{c.name}={c.value}" for c in jar)
+
+
+@contextmanager
+def database(kind: str, work: Path) -> Iterator[str]:
+    if kind == "postgresql":
+        with postgres() as url:
+            yield url
+    else:
+        with nullcontext():
+            yield f"sqlite:///{work / 'kb.sqlite3'}"
+
+
+@contextmanager
+def kb_serve(url: str, workers: int, threads: int, work: Path) -> Iterator[tuple[str, int, float]]:
+    """`kb serve` on a free port over the database at ``url``; yields its base URL, master pid and start time."""
     port = free_port()
     env = {
         **os.environ,
         "HF_HUB_OFFLINE": "1",
-        "KB_DATABASE_URL": f"sqlite:///{work / 'kb.sqlite3'}",
+        "KB_DATABASE_URL": url,
         "KB_RATELIMIT_ENABLED": "false",
         "KB_SECRET_KEY": os.environ.get("KB_SECRET_KEY") or secrets.token_hex(32),  # kb serve needs a real one
         "KB_LOG_LEVEL": "WARNING",
@@ -254,77 +312,136 @@ def main() -> None:
     kb = str(ROOT / ".venv" / "bin" / "kb")
     subprocess.run([kb, "db", "upgrade"], env=env, check=True, capture_output=True, cwd=ROOT)
     started = time.monotonic()
+    log = (work / f"server-{port}.log").open("w")
     server = subprocess.Popen(
-        [kb, "serve", "--port", str(port), "--workers", str(args.workers), "--threads", str(args.threads)],
+        [kb, "serve", "--port", str(port), "--workers", str(workers), "--threads", str(threads)],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
-        stderr=(work / "server.log").open("w"),
+        stderr=log,
     )
     base = f"http://127.0.0.1:{port}"
-    result: dict[str, Any] = {
-        "workers": args.workers,
-        "threads": args.threads,
-        "connections": args.connections,
-        "seconds": args.seconds,
-        "cpus": os.cpu_count(),
-        "when": time.strftime("%Y-%m-%d %H:%M"),
-    }
     try:
         wait_up(f"{base}/api/suggest?q=warm+up")
-        result["first_answer_s"] = round(time.monotonic() - started, 1)
+        first = round(time.monotonic() - started, 1)
         for q in QUESTIONS:  # without a preloading master, each worker loads its models on first use
-            for _ in range(args.workers * 2):
+            for _ in range(workers * 2):
                 urllib.request.urlopen(f"{base}{suggest_path(q, 'en')}", timeout=120).read()
-        result["memory_warm"] = memory(server.pid)
-        traces = {
-            "article page": ["/en/articles/set-up-points-expiry"],
-            "search page": ["/en/search?q=points+expiry"],
-            "suggest 10 questions": [suggest_path(q, "en") for q in QUESTIONS],
-            "typeahead": typeahead_trace(),
-            "new questions": new_questions_trace(),
-        }
-        runs = []
-        for name, paths in traces.items():
-            if args.only is None or name in args.only:
-                runs.append(wrk(base, paths, args.seconds, args.connections, work, name.replace(" ", "-")))
-                runs[-1]["trace"] = name
-                if not args.json:
-                    print(line(runs[-1]), flush=True)
-        if args.only is None or "contact tickets" in args.only:
-            runs.append(tickets(base, args.seconds, args.connections))
-            if not args.json:
-                print(line(runs[-1]), flush=True)
-        result["traces"] = runs
-        result["memory_after"] = memory(server.pid)
+        yield base, server.pid, first  # `kb serve` execs gunicorn: its pid is the master's
     finally:
         server.terminate()
         server.wait(timeout=60)
+        log.close()
+
+
+def serve_traces(
+    base: str, traces: dict[str, list[str]], wanted: list[str], args: argparse.Namespace, work: Path
+) -> list[dict[str, Any]]:
+    runs = []
+    cookie = returning_visitor(base)
+    for connections in args.connections:
+        for name in wanted:
+            if name in ("contact tickets", "votes"):
+                run = posted(base, args.seconds, connections, "tickets" if name == "contact tickets" else "votes")
+            else:
+                header = cookie if name == "article page, returning visitor" else ""
+                run = wrk(base, traces[name], args.seconds, connections, work, re.sub(r"\W+", "-", name), header)
+                run["trace"] = name
+            runs.append(run)
+            if not args.json:
+                print("  " + line(run), flush=True)
+    return runs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=60, help="length of each trace (default 60)")
+    parser.add_argument("--connections", type=int, nargs="+", default=[16])
+    parser.add_argument("--workers", type=int, nargs="+", default=[2])
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--database", nargs="+", choices=("sqlite", "postgresql"), default=["sqlite"])
+    parser.add_argument("--only", nargs="*", default=None, help=f"traces to run (default: all): {', '.join(TRACES)}")
+    parser.add_argument("--no-nginx", action="store_true", help="skip the nginx ceiling")
+    parser.add_argument("--json", action="store_true", help="one JSON object with every figure")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is missing: apt-get install wrk")
+    wanted = [t for t in TRACES if args.only is None or t in args.only]
+    traces = {
+        "article page": [ARTICLE],
+        "article page, returning visitor": [ARTICLE],
+        "search page": ["/en/search?q=points+expiry"],
+        "suggest 10 questions": [suggest_path(q, "en") for q in QUESTIONS],
+        "typeahead": typeahead_trace(),
+        "new questions": new_questions_trace(),
+    }
+    result: dict[str, Any] = {
+        "threads": args.threads,
+        "seconds": args.seconds,
+        "cpus": os.cpu_count(),
+        "when": time.strftime("%Y-%m-%d %H:%M"),
+        "servers": [],
+    }
+    work = Path(tempfile.mkdtemp(prefix="kb-load-"))
+    page = b""
+    try:
+        for kind in args.database:
+            with database(kind, work) as url:
+                for workers in args.workers:
+                    if not args.json:
+                        print(f"gunicorn {workers} workers x {args.threads} threads, {kind}:", flush=True)
+                    with kb_serve(url, workers, args.threads, work) as (base, master, first):
+                        served: dict[str, Any] = {"database": kind, "workers": workers, "first_answer_s": first}
+                        served["memory_warm"] = memory(master)
+                        page = page or urllib.request.urlopen(f"{base}{ARTICLE}", timeout=30).read()
+                        served["traces"] = serve_traces(base, traces, wanted, args, work)
+                        served["memory_after"] = memory(master)
+                    result["servers"].append(served)
+                    if not args.json:
+                        m = served["memory_after"]
+                        print(
+                            f"  first answer {first} s after start; PSS: master {m['master_pss_mb']} MB, "
+                            f"workers {m['worker_pss_mb']} MB (sum {m['workers_pss_mb']} MB)",
+                            flush=True,
+                        )
+        if page and not args.no_nginx and any(t.startswith("article") for t in wanted):
+            result["nginx"] = ceiling(page, args, work)
+    finally:
         shutil.rmtree(work, ignore_errors=True)
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
-    else:
-        m = result["memory_after"]
-        print(
-            f"gunicorn {args.workers} workers x {args.threads} threads, {args.connections} connections, "
-            f"{args.seconds} s per trace, {os.cpu_count()} cores; first answer {result['first_answer_s']} s "
-            f"after start; PSS: master {m['master_pss_mb']} MB, {m['workers']} workers {m['workers_pss_mb']} MB"
-        )
+
+
+def ceiling(page: bytes, args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
+    """The article page as a static file under nginx, and each gunicorn article figure as a share of it."""
+    runs = []
+    workers = max(args.workers)
+    if not args.json:
+        print(f"nginx {workers} workers, the same article page as a static file:", flush=True)
+    with nginx_static(ARTICLE + ".html", page, workers) as base:
+        for connections in args.connections:
+            run = wrk(base, [ARTICLE + ".html"], args.seconds, connections, work, "nginx")
+            run["trace"] = "article page as a static file (nginx)"
+            runs.append(run)
+            if not args.json:
+                print("  " + line(run), flush=True)
+    return runs
 
 
 def line(r: dict[str, Any]) -> str:
-    if "tickets_per_s" in r:
+    if "stored_per_s" in r:
         return (
-            f"{r['trace']:<22}{r['tickets_per_s']:8.1f} tickets/s stored (GET + POST)   POST p95 {r['post_p95_ms']} ms"
+            f"{r['trace']:<32}{r['connections']:>3} conn {r['stored_per_s']:8.1f} stored/s (GET + POST)   "
+            f"POST p95 {r['post_p95_ms']} ms   errors {r['errors']}   (load {r['load_start']} -> {r['load_end']})"
         )
     if "error" in r:
-        return f"{r['trace']:<22}wrk failed: {r['error']}"
+        return f"{r['trace']:<32}wrk failed: {r['error']}"
     return (
-        f"{r['trace']:<22}{r['rps']:8.1f} req/s   p50 {r['p50_ms']:7.1f} ms   p95 {r['p95_ms']:7.1f} ms   "
-        f"p99 {r['p99_ms']:7.1f} ms   errors {r['errors']}   ({r['distinct']} distinct of {r['trace_length']}; "
-        f"load {r['load_start']} -> {r['load_end']})"
+        f"{r['trace']:<32}{r['connections']:>3} conn {r['rps']:8.1f} req/s   p50 {r['p50_ms']:7.1f} ms   "
+        f"p95 {r['p95_ms']:7.1f} ms   p99 {r['p99_ms']:7.1f} ms   errors {r['errors']}   "
+        f"({r['distinct']} distinct of {r['trace_length']}; load {r['load_start']} -> {r['load_end']})"
     )
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

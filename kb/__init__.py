@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask
 
 from kb import request_ids
-from kb.config import DEFAULTS, PROJECT_ROOT, secret_key
+from kb.config import DEFAULTS, PROJECT_ROOT, secret_key, settings_of
 from kb.config import init_app as init_settings
 
 if TYPE_CHECKING:
@@ -59,13 +59,17 @@ def _quiet_query_strings() -> None:
 def register_extensions(app: Flask) -> None:
     from kb import db, site_state
     from kb.i18n import ui
-    from kb.tracking import visitor
+    from kb.tracking import view_buffer, visitor
+    from kb.views import page_cache
 
     request_ids.init_app(app)  # first: whatever runs later in a request logs under its id
     db.init_app(app)
     ui.init_app(app)
     site_state.init_app(app)
     visitor.init_app(app)
+    settings = settings_of(app)
+    view_buffer.init_app(app, settings.view_flush_seconds)
+    page_cache.init_app(app, settings.page_cache_pages)
     from kb import security
     from kb.extensions import csrf, limiter, login_manager
 

@@ -56,6 +56,8 @@ class Settings:
     suggest_threshold: float = 0.66  # fitted with the confidence: bench/fit_confidence.py, bench/README.md
     search_page_size: int = 10
     index_reload_seconds: float = 2.0
+    page_cache_pages: int = field(default=2000, metadata={"min": 0})  # article pages kept rendered per build; 0: off
+    view_flush_seconds: float = 1.0  # article views are written in batches this often; 0: within each request
     log_level: str = field(default="INFO", metadata=_choice(*LOG_LEVELS))
     log_format: str = field(default="text", metadata=_choice("text", "json"))  # json: one object a line (request_ids)
     # The contact form (issue 5): spam guard, ticket delivery through the outbox, acknowledgement mail.

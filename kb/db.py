@@ -60,9 +60,14 @@ def _fit_text(session: Session, _context: Any, _instances: Any) -> None:
         for column in obj.__table__.columns:
             value = getattr(obj, column.key, None)
             if isinstance(value, str | list | dict):
-                fitted = _fit(value, getattr(column.type, "length", None))
-                if fitted != value:
-                    setattr(obj, column.key, fitted)
+                fitted_value = _fit(value, getattr(column.type, "length", None))
+                if fitted_value != value:
+                    setattr(obj, column.key, fitted_value)
+
+
+def fitted(table: Any, values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` for a Core insert into ``table``, fitted as the session hook fits ORM rows."""
+    return {key: _fit(value, getattr(table.c[key].type, "length", None)) for key, value in values.items()}
 
 
 def init_app(app: Flask) -> None:

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# Article views are written within each request here, so a test reads them at once; the batched writing a
+# served site does (every KB_VIEW_FLUSH_SECONDS) is tested on its own in test_page_cache.py.
+os.environ.setdefault("KB_VIEW_FLUSH_SECONDS", "0")
 
 from kb import create_app, db  # noqa: E402
 from kb.search.semantic import Models  # noqa: E402

@@ -35,7 +35,12 @@ SHARED_PREFIXES = ("/widget.js", "/widget/", "/static/")  # loaded by other orig
 
 def served_over_https() -> bool:
     """Whether this response reaches the visitor over https: the request (after ProxyFix) or KB_BASE_URL says so."""
-    return request.is_secure or base_url().startswith("https://")
+    return https(request.scheme, base_url())
+
+
+def https(scheme: str, base: str) -> bool:
+    """The same rule from a WSGI environ's scheme and KB_BASE_URL (cached pages answer outside Flask)."""
+    return scheme == "https" or base.startswith("https://")
 
 
 def add_security_headers(response: Response) -> Response:

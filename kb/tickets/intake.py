@@ -25,7 +25,7 @@ from kb.search.searcher import MAX_QUERY
 from kb.site_state import snapshot
 from kb.tickets import messages as notifications
 from kb.tickets import outbox
-from kb.tracking import search_log, store
+from kb.tracking import search_log, store, view_buffer
 from kb.tracking.visitor import current_visitor
 
 log = logging.getLogger(__name__)
@@ -172,6 +172,7 @@ def submit(submission: Mapping[str, str], locale: str, extra_context: Mapping[st
         answers = best_answers(submission["subject"], submission["message"], locale)
     data = dict(submission)
     data["came_from"] = data.get("came_from") or request.referrer or ""
+    view_buffer.flush(app)  # the articles this visitor read a moment ago belong in the ticket's history
     ticket, messages = create_ticket(
         get_session(),
         data,

@@ -1,32 +1,29 @@
-"""Articles read: a view counted once per visitor, article and day, and the most read of a help center."""
+"""Articles read: the most read of a help center. Views are written by ``view_buffer``, once per visitor,
+article and day."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kb.models import ArticleView, utcnow
-from kb.tracking import store
-from kb.tracking.redact import redact
+from kb.models import ArticleView
 
 VIEW_SOURCES = ("search", "suggestion", "category", "article", "outside")
 
 
-def record_view(session: Session, visitor: str, article_id: str, revision: str, source: str, query: str = "") -> bool:
-    """Count a view once per visitor, article and day; return whether it was new."""
-    now = utcnow()
-    view = ArticleView(
-        day=now.date(),
-        visitor=visitor,
-        article_id=article_id,
-        revision=revision,
-        source=source if source in VIEW_SOURCES else "outside",
-        query=redact(query),
-        created_at=now,
-    )
-    return store.insert_once(session, view)
+def source_from_referrer(referrer: str | None, host: str) -> str:
+    """Where a reader came from, by the referring page: this site's article, search or category, or outside."""
+    came = urlsplit(referrer or "")
+    if came.netloc != host:
+        return "outside"
+    if "/articles/" in came.path:
+        return "article"
+    if came.path.rstrip("/").endswith("search"):
+        return "search"
+    return "category" if came.path.count("/") >= 3 else "outside"
 
 
 def most_viewed(session: Session, locale: str, days: int = 30, limit: int = 6) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from flask import Flask, Response, g, request
 
@@ -25,13 +26,27 @@ def current_visitor() -> str:
     return visitor
 
 
+def well_formed(value: str) -> bool:
+    """Whether a cookie's value can be a visitor id kb made (anything else gets a new one)."""
+    return 16 <= len(value) <= 64 and value.isalnum()
+
+
+def new_id() -> str:
+    return secrets.token_hex(16)
+
+
+def cookie_options(secure: bool) -> dict[str, Any]:
+    """The visitor cookie's attributes, for ``set_cookie`` and for ``dump_cookie`` (cached pages)."""
+    return {"max_age": MAX_AGE, "httponly": True, "samesite": "Lax", "secure": secure}
+
+
 def _load() -> None:
     value = request.cookies.get(COOKIE, "")
-    g.visitor_is_new = not (16 <= len(value) <= 64 and value.isalnum())
-    g.visitor = secrets.token_hex(16) if g.visitor_is_new else value
+    g.visitor_is_new = not well_formed(value)
+    g.visitor = new_id() if g.visitor_is_new else value
 
 
 def _store(response: Response) -> Response:
     if g.get("visitor_is_new") and request.endpoint != "static":
-        response.set_cookie(COOKIE, g.visitor, max_age=MAX_AGE, httponly=True, samesite="Lax", secure=cookies.secure())
+        response.set_cookie(COOKIE, g.visitor, **cookie_options(cookies.secure()))
     return response

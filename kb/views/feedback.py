@@ -65,6 +65,12 @@ def vote() -> ResponseReturnValue:
     return _back(article, step.name, form.query_text)
 
 
+def has_feedback_state(article_id: str) -> bool:
+    """Whether this visitor has a step of their own to see under this article (so its page is theirs)."""
+    state = session.get(STATE) or {}
+    return bool(state.get("article") == article_id)
+
+
 @bp.app_template_global()
 def feedback_state(article_id: str) -> dict[str, str]:
     """The widget's step for this article: ``ask`` unless the visitor just answered it (shown once)."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 
 from kb.content import Article
@@ -12,9 +10,11 @@ from kb.i18n import locales
 from kb.security import cookies
 from kb.security.redirects import safe_next
 from kb.security.urls import external_url
-from kb.site_state import library
-from kb.tracking import article_views, store
+from kb.site_state import library, snapshot
+from kb.tracking import article_views, store, view_buffer
 from kb.tracking.visitor import current_visitor
+from kb.views import page_cache
+from kb.views.feedback import has_feedback_state
 from kb.views.lookups import get_category, get_locale_or_404
 
 bp = Blueprint("site", __name__)
@@ -59,18 +59,23 @@ def article(locale: str, slug: str) -> Response | str:
         if found is None:
             abort(404, description="We could not find that article. It may have moved.")
     source, query = _came_from()
-    store.safely(article_views.record_view, get_session(), current_visitor(), found.id, found.revision, source, query)
+    view_buffer.buffer_of(current_app).add(current_visitor(), found.id, found.revision, source, query)
+    build = snapshot().build_id
+    cacheable = not has_feedback_state(found.id)  # a vote of theirs to show: the page is this visitor's
+    page = page_cache.stored_page(build, cacheable)
+    if page is not None:
+        return page
     related = [a for a in (lib.get(found.locale, s) for s in found.related) if a is not None]
-    translations = lib.translations(found)
-    return render_template(
+    page = render_template(
         "site/article.html",
         locale=locale,
         article=found,
         related=related,
         category=lib.category(locale, found.category),
         edit_url=_edit_url(found),
-        translations=translations,
+        translations=lib.translations(found),
     )
+    return page_cache.offer_page(build, cacheable, page, found.id, found.revision)
 
 
 @bp.get("/language/<locale>")
@@ -90,15 +95,7 @@ def _came_from() -> tuple[str, str]:
     source = request.args.get("from", "")
     if source in article_views.VIEW_SOURCES:
         return source, request.args.get("q", "")[:500]
-    referrer = urlsplit(request.referrer or "")
-    if referrer.netloc != request.host:
-        return "outside", ""
-    path = referrer.path
-    if "/articles/" in path:
-        return "article", ""
-    if path.rstrip("/").endswith("search"):
-        return "search", ""
-    return ("category", "") if path.count("/") >= 3 else ("outside", "")
+    return article_views.source_from_referrer(request.referrer, request.host), ""
 
 
 def _edit_url(article: Article) -> str:

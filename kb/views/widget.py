@@ -21,7 +21,7 @@ from kb.i18n.ui import select_locale
 from kb.security.addresses import address_key
 from kb.site_state import library
 from kb.tickets import intake
-from kb.tracking import answers, article_views, search_log, store, votes
+from kb.tracking import answers, search_log, store, view_buffer, votes
 from kb.tracking.visitor import current_visitor
 from kb.views.api import article_summary
 from kb.views.contact import record_suggestion_vote
@@ -145,7 +145,7 @@ def article(locale: str, slug: str) -> ResponseReturnValue:
     if found is None:
         abort(404, description=f"No article {locale}/{slug}.")
     came = "search" if request.args.get("from") == "search" else "suggestion"
-    store.safely(article_views.record_view, get_session(), current_visitor(), found.id, found.revision, came)
+    view_buffer.buffer_of(current_app).add(current_visitor(), found.id, found.revision, came, "")
     data = article_summary(found)
     data["html"] = found.html
     data["sections"] = [{"heading": s.heading, "anchor": s.anchor, "level": s.level} for s in found.sections]
