@@ -406,6 +406,10 @@ def main() -> None:
                         )
         if page and not args.no_nginx and any(t.startswith("article") for t in wanted):
             result["nginx"] = ceiling(page, args, work)
+            result["share_of_nginx"] = shares(result["servers"], result["nginx"])
+            if not args.json:
+                for share in result["share_of_nginx"]:
+                    print(f"  {share['of']}: {share['share']:.1%} of nginx", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if args.json:
@@ -426,6 +430,18 @@ def ceiling(page: bytes, args: argparse.Namespace, work: Path) -> list[dict[str,
             if not args.json:
                 print("  " + line(run), flush=True)
     return runs
+
+
+def shares(servers: list[dict[str, Any]], nginx: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each article page figure as a share of nginx's at the same number of connections."""
+    static = {r["connections"]: r["rps"] for r in nginx if "rps" in r}
+    out = []
+    for served in servers:
+        for r in served["traces"]:
+            if r["trace"].startswith("article page") and "rps" in r and static.get(r["connections"]):
+                of = f"{r['trace']}, {served['workers']} workers, {served['database']}, {r['connections']} conn"
+                out.append({"of": of, "rps": r["rps"], "share": round(r["rps"] / static[r["connections"]], 4)})
+    return out
 
 
 def line(r: dict[str, Any]) -> str:
