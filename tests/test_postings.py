@@ -73,13 +73,24 @@ def test_category_filter_keeps_only_that_category(english: KeywordIndex) -> None
 
 def test_ranking_keeps_whooshs_order_with_phrases_and_synonyms(english: KeywordIndex) -> None:
     synonyms = [["cancel", "stop paying"]]
-    for text in ("points expiry", "cancel subscription", "install perkly on shopify", "stop paying"):
+    questions = ("points expiry", "cancel subscription", "install perkly on shopify", "stop paying")
+    long = ("hello, my points expiry is set but customers in shopify say points never expire, please cancel it",)
+    for text in questions + long:
         query = english.build_query(text, synonyms)
         assert query is not None
         expected = [(r["id"], r.score) for r in english.searcher.search(query, limit=50)]
         got = [(h.article_id, h.score) for h in english.score(english.query_terms(text, synonyms))]
         assert [i for i, _ in got] == [i for i, _ in expected], text
         assert [s for _, s in got] == pytest.approx([s for _, s in expected], rel=1e-9)
+
+
+def test_only_phrases_some_article_holds_whole_go_to_whoosh(english: KeywordIndex) -> None:
+    synonyms = [["cancel", "stop paying"]]
+    held = english.query_terms("points expiry", synonyms)
+    assert english._possible(held) == held.phrases  # an article has both stems: Whoosh looks at the phrase
+    scattered = english.query_terms("points expiry shopify install cancel", synonyms)
+    assert scattered.phrase_stems[-1] == ("point", "expiri", "shopifi", "instal", "cancel")
+    assert english._possible(scattered) == scattered.phrases[:-1]  # no article has all five: skipped
 
 
 def test_an_edited_article_gets_new_scores(tmp_path: Path) -> None:

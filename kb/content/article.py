@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -69,7 +70,7 @@ class Article:
     def url(self) -> str:
         return f"/{self.locale}/articles/{self.slug}"
 
-    @property
+    @cached_property
     def translation_key(self) -> str:
         """What joins the translations of one article: its path below the locale folder."""
         return self.translation_of or str(PurePosixPath(self.path).relative_to(self.locale))

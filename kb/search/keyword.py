@@ -9,7 +9,7 @@ import re
 import shutil
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -102,6 +102,7 @@ def write_index(
 class WeightedQuery:
     terms: dict[str, float]  # stem -> boost
     phrases: list[Query]
+    phrase_stems: list[tuple[str, ...]] = field(default_factory=list)  # each phrase's stems, in order
 
     def __bool__(self) -> bool:
         return bool(self.terms)
@@ -128,6 +129,7 @@ class KeywordIndex:
         # take turns, or one reads at the other's offset and the search fails. Hold it to use the reader.
         self.lock = threading.RLock()
         self._word_stems: dict[str, tuple[str, ...]] = {}
+        self._term_stems: dict[str, tuple[str, ...]] = {}  # synonym -> stems (the writers' list is bounded)
         self._fixes: dict[str, str] = {}  # unknown word -> its correction ("" for none), under the lock
 
     def stems(self, text: str) -> list[str]:
@@ -209,17 +211,27 @@ class KeywordIndex:
         stems += [s for w in extra_words for s in self.stems(w) if s not in stems]
         terms = dict.fromkeys(stems, 1.0)
         phrases: list[Query] = []
+        phrase_stems: list[tuple[str, ...]] = []
         for group in synonyms or []:
-            if any(_contains(stems, self.stems(term)) for term in group):
-                for term in group:
-                    alt = self.stems(term)
+            stemmed = [self.term_stems(term) for term in group]
+            if any(_contains(stems, list(alt)) for alt in stemmed):
+                for alt in stemmed:
                     if len(alt) == 1 and alt[0] not in stems:  # Whoosh adds a repeated alternative twice
                         terms[alt[0]] = terms.get(alt[0], 0.0) + 0.7
-                    elif len(alt) > 1 and not _contains(stems, alt):
-                        phrases.append(_field_query(alt, boost=0.7))
+                    elif len(alt) > 1 and not _contains(stems, list(alt)):
+                        phrases.append(_field_query(list(alt), boost=0.7))
+                        phrase_stems.append(alt)
         if len(stems) >= 2:
             phrases.append(Or([Phrase(f, stems, slop=1, boost=2.0) for f in ("title", "body")]))
-        return WeightedQuery(terms, phrases)
+            phrase_stems.append(tuple(stems))
+        return WeightedQuery(terms, phrases, phrase_stems)
+
+    def term_stems(self, term: str) -> tuple[str, ...]:
+        """A synonym's stems, remembered: every query looks at every synonym group."""
+        found = self._term_stems.get(term)
+        if found is None:
+            found = self._term_stems[term] = tuple(self.stems(term))
+        return found
 
     def score(self, query: WeightedQuery, limit: int = 50, category: str | None = None) -> list[KeywordHit]:
         """BM25F top ``limit`` of ``query``: the terms from the precomputed arrays, phrases by Whoosh."""
@@ -230,9 +242,10 @@ class KeywordIndex:
             docs, weights = p.postings(stem)
             total[docs] += weights if boost == 1.0 else weights * boost
             found[docs] = True
-        if query.phrases:  # positions are not in the arrays: Whoosh matches the few documents with a phrase
+        phrases = self._possible(query)
+        if phrases:  # positions are not in the arrays: Whoosh matches the few documents with a phrase
             with self.lock:
-                for match in self.searcher.search(Or(query.phrases), limit=None):
+                for match in self.searcher.search(Or(phrases), limit=None):
                     total[match.docnum] += match.score
                     found[match.docnum] = True
         if category:
@@ -240,6 +253,22 @@ class KeywordIndex:
         candidates = np.flatnonzero(found)
         top = candidates[np.lexsort((candidates, -total[candidates]))[:limit]]  # ties: lower docnum, as Whoosh
         return [KeywordHit(p.ids[d], float(total[d])) for d in top]
+
+    def _possible(self, query: WeightedQuery) -> list[Query]:
+        """The phrases some article can match: one that holds every stem of it (Whoosh's phrase search
+        walks the positions of every document that has any of them, and a long question's rarely all)."""
+        if len(query.phrase_stems) != len(query.phrases):
+            return query.phrases
+        return [q for q, stems in zip(query.phrases, query.phrase_stems, strict=True) if self._all_in_one(stems)]
+
+    def _all_in_one(self, stems: tuple[str, ...]) -> bool:
+        common: np.ndarray | None = None
+        for stem in sorted(set(stems), key=self.postings.df):
+            docs, _ = self.postings.postings(stem)
+            common = docs if common is None else np.intersect1d(common, docs, assume_unique=True)
+            if not len(common):
+                return False
+        return common is not None
 
     def matched_stems(self, article_ids: Iterable[str], stems: Iterable[str]) -> dict[str, frozenset[str]]:
         """Which of ``stems`` each article contains (an article of another locale: none)."""

@@ -392,7 +392,8 @@ class Searcher:
         ranked, corrected = self.rank(query, locale, mode, category)
         result.total = len(ranked)
         text = self._semantic_text(query, locale)  # once per search: corrections cost a lookup per word
-        result.hits = [self._hit(c, query, locale, text) for c in ranked[offset : offset + limit]]
+        stems = QueryStems(self.keyword, query)
+        result.hits = [self._hit(c, locale, text, stems) for c in ranked[offset : offset + limit]]
         if corrected and corrected.lower() != query.lower():
             result.did_you_mean = corrected
         result.latency_ms = (time.perf_counter() - started) * 1000
@@ -404,9 +405,10 @@ class Searcher:
         ranked, _ = self.rank(query, locale, "hybrid")
         confident = [c for c in ranked[:limit] if c.confidence >= cut]
         text = self._semantic_text(query, locale) if confident else query
-        return [self._hit(c, query, locale, text) for c in confident]
+        stems = QueryStems(self.keyword, query)
+        return [self._hit(c, locale, text, stems) for c in confident]
 
-    def _hit(self, c: Candidate, query: str, locale: str, semantic_text: str) -> Hit:
+    def _hit(self, c: Candidate, locale: str, semantic_text: str, query_stems: dict[str, set[str]]) -> Hit:
         article = self.library.by_id(c.article_id)
         assert article is not None
         anchor, heading, text = "", "", article.description
@@ -420,8 +422,7 @@ class Searcher:
             if section is not None and section.text:
                 text = section.text
         kw = self.keyword.get(article.locale)
-        stems = set(kw.stems(query)) if kw else set()
-        marked = snippet(text, stems, kw.word_stems if kw else (lambda w: (w.lower(),)))
+        marked = snippet(text, query_stems[article.locale], kw.word_stems if kw else _lowercase)
         return Hit(
             article,
             anchor,
@@ -449,6 +450,24 @@ def open_searcher(index_dir: Path, library: Library, settings: Settings, models:
     glossary, _ = load_glossary(library.root)
     embedders = models.embedders(settings)
     return Searcher(build, library, embedders, synonyms, settings.suggest_threshold, names, glossary)
+
+
+class QueryStems(dict[str, set[str]]):
+    """The query's stems by each language's analyser, made once, when a hit in that language first asks."""
+
+    def __init__(self, keyword: dict[str, KeywordIndex], query: str) -> None:
+        super().__init__()
+        self.keyword = keyword
+        self.query = query
+
+    def __missing__(self, locale: str) -> set[str]:
+        kw = self.keyword.get(locale)
+        found = self[locale] = set(kw.stems(self.query)) if kw else set()
+        return found
+
+
+def _lowercase(word: str) -> tuple[str, ...]:
+    return (word.lower(),)
 
 
 def _titled_names(library: Library, names: Names) -> dict[str, frozenset[str]]:

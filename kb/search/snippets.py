@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 
 from markupsafe import Markup, escape
 
 TOKEN = re.compile(r"\w+(?:[.'’-]\w+)*|\W+", re.UNICODE)
+SECTIONS_KEPT = 4096  # analysed section texts per process; the same sections answer most questions
 
 
 def snippet(text: str, stems: set[str], stem: Callable[[str], Iterable[str]], words: int = 32) -> Markup:
     """Return about ``words`` words of ``text`` around the densest match, query words in <mark>."""
-    tokens = TOKEN.findall(text.replace("\n", " · "))
-    word_positions = [i for i, t in enumerate(tokens) if t[0].isalnum() or t[0] == "_"]
-    marked = {i for i in word_positions if stems and set(stem(tokens[i])) & stems}
+    escaped, word_positions, word_stems = _analysed(text, stem)
+    marked = {i for i, s in zip(word_positions, word_stems, strict=True) if s & stems} if stems else set()
     start_word = 0
     if marked and len(word_positions) > words:
         flags = [1 if i in marked else 0 for i in word_positions]
@@ -31,7 +32,21 @@ def snippet(text: str, stems: set[str], stem: Callable[[str], Iterable[str]], wo
     first, last = chosen[0], chosen[-1]
     parts = ["… " if start_word > 0 else ""]
     for i in range(first, last + 1):
-        parts.append(f"<mark>{escape(tokens[i])}</mark>" if i in marked else str(escape(tokens[i])))
+        parts.append(f"<mark>{escaped[i]}</mark>" if i in marked else escaped[i])
     if start_word + words < len(word_positions):
         parts.append(" …")
     return Markup("".join(parts))
+
+
+@lru_cache(maxsize=SECTIONS_KEPT)
+def _analysed(
+    text: str, stem: Callable[[str], Iterable[str]]
+) -> tuple[tuple[str, ...], tuple[int, ...], tuple[frozenset[str], ...]]:
+    """A section's tokens (escaped), where its words are and each word's stems: the same for every question."""
+    tokens = TOKEN.findall(text.replace("\n", " · "))
+    positions = tuple(i for i, t in enumerate(tokens) if t[0].isalnum() or t[0] == "_")
+    return (
+        tuple(str(escape(t)) for t in tokens),
+        positions,
+        tuple(frozenset(stem(tokens[i])) for i in positions),
+    )
