@@ -47,7 +47,7 @@ def voter_hash(secret: str, visitor: str) -> str:
 
 def question_vectors(searcher: Searcher, question: str, locale: str) -> dict[str, np.ndarray]:
     """The question's normalised embedding by each model the Searcher hands to the learned ranking."""
-    text = searcher._semantic_text(question, locale)  # the words the models read at query time
+    text = searcher.model_text(question, locale)  # the words the models read at query time
     vectors = {}
     for key in MODELS:
         embedder = searcher.embedders.get(key)

@@ -93,6 +93,7 @@ class Ranking:
     candidates: list[Candidate]
     corrected: str = ""
     shape: QueryShape = field(default_factory=lambda: QueryShape(0))
+    model_text: str = ""  # what the embedding models read (corrected, cleaned): the hits' best passages too
 
 
 @dataclass
@@ -201,16 +202,17 @@ class Searcher:
         if kw is not None:
             fixes = self._corrections(kw, query, locale)
             if fixes:
-                corrected = " ".join(fixes.get(w.lower(), w) for w in query.split())
+                corrected = _corrected(query, fixes)
             terms = kw.query_terms(query, self.synonyms, extra_words=fixes.values())
             for rank, hit in enumerate(kw.score(terms, limit=POOL, category=category), 1):
                 candidates[hit.article_id] = Candidate(hit.article_id, keyword=hit.score, keyword_rank=rank)
         gloss, share = self._gloss(query, locale) if mode == "hybrid" and not english else ("", 0.0)
         if gloss:
             self._gloss_candidates(gloss, locale, category, candidates)
+        # The models read the corrected words: a typo splits into pieces they do not recognise.
+        model_text = languages.clean_for_models(corrected or query, locale)
         if mode != "keyword":
-            # The models read the corrected words: a typo splits into pieces they do not recognise.
-            self._semantic(corrected or query, locale, category, candidates)
+            self._semantic(model_text, locale, category, candidates)
         if kw is not None and terms and mode != "semantic":
             shape = self._coverage(kw, corrected or query, candidates, shape)
         if gloss:
@@ -223,8 +225,7 @@ class Searcher:
             fusion.hybrid(ranked, english)
             key = "minilm" if english else "usem3"
             if self.learned is not None and ranked and key in self.embedders:
-                text = languages.clean_for_models(corrected or query, locale)
-                self.learned.adjust(key, self.embedders[key].encode_query(text), locale, ranked)
+                self.learned.adjust(key, self.embedders[key].encode_query(model_text), locale, ranked)
         else:
             {"semantic": fusion.semantic, "keyword": fusion.keyword}[mode](ranked)
         ranked.sort(key=lambda c: (-c.score, c.article_id))
@@ -232,10 +233,11 @@ class Searcher:
             fusion.calibrate_keyword_only(ranked)
         else:
             confidence.calibrate(ranked, shape, self.confidence)
-        return Ranking(ranked, corrected, shape)
+        return Ranking(ranked, corrected, shape, model_text)
 
-    def _semantic(self, query: str, locale: str, category: str | None, candidates: dict[str, Candidate]) -> None:
-        """Add each model's best passage cosine to the candidates, and each model's own top articles.
+    def _semantic(self, text: str, locale: str, category: str | None, candidates: dict[str, Candidate]) -> None:
+        """Add each model's best passage cosine to the candidates, and each model's own top articles, for
+        ``text`` as the models read it.
 
         MiniLM understands English only; for other languages the multilingual model is the semantic
         side. The multilingual model also looks in every other language, so a question in Korean
@@ -244,19 +246,18 @@ class Searcher:
         allowed = {a.id for a in self.library.in_locale(locale, category)} if category else None
         english = locale.split("-")[0] == "en"
         sides = [("minilm", "semantic"), ("usem3", "multilingual")] if english else [("usem3", "semantic")]
-        query = languages.clean_for_models(query, locale)
         for key, field_name in sides:
             index = self.vectors.get(key, {}).get(locale)
             if index is None:
                 continue
-            scores = index.scores(self.embedders[key].encode_query(query))
+            scores = index.scores(self.embedders[key].encode_query(text))
             for rank, (article_id, _score) in enumerate(scores.top(POOL, allowed), 1):
                 c = candidates.setdefault(article_id, Candidate(article_id))
                 if field_name == "semantic":
                     c.semantic_rank = rank
             for article_id, score in scores.of(candidates).items():  # exact, for keyword candidates too
                 setattr(candidates[article_id], field_name, score)
-        self._other_languages(query, locale, category, candidates, "multilingual" if english else "semantic")
+        self._other_languages(text, locale, category, candidates, "multilingual" if english else "semantic")
 
     def _other_languages(
         self, query: str, locale: str, category: str | None, candidates: dict[str, Candidate], field_name: str
@@ -283,12 +284,13 @@ class Searcher:
             return {}
         return kw.corrections(query, getattr(primary, "known_word", None))
 
-    def _semantic_text(self, query: str, locale: str) -> str:
+    def model_text(self, query: str, locale: str) -> str:
+        """What the embedding models read for ``query`` (as ``ranking`` makes it): canonical names, typos
+        corrected, cleaned for the models. The learned ranking embeds questions the same way."""
         query = self.names.canonical(" ".join(query.split())[:MAX_QUERY])
         kw = self.keyword.get(locale)
         fixes = self._corrections(kw, query, locale) if kw is not None else {}
-        fixed = " ".join(fixes.get(w.lower(), w) for w in query.split()) if fixes else query
-        return languages.clean_for_models(fixed, locale)
+        return languages.clean_for_models(_corrected(query, fixes) if fixes else query, locale)
 
     def _gloss(self, query: str, locale: str) -> tuple[str, float]:
         """The question read in English through the writers' glossary and names ("" when nothing matched
@@ -389,24 +391,23 @@ class Searcher:
         """Search the help center; a bad or empty query gives an empty result, never an error."""
         started = time.perf_counter()
         result = SearchResult(query=query, locale=locale, mode=mode)
-        ranked, corrected = self.rank(query, locale, mode, category)
-        result.total = len(ranked)
-        text = self._semantic_text(query, locale)  # once per search: corrections cost a lookup per word
+        found = self.ranking(query, locale, mode, category)
+        result.total = len(found.candidates)
         stems = QueryStems(self.keyword, query)
-        result.hits = [self._hit(c, locale, text, stems) for c in ranked[offset : offset + limit]]
-        if corrected and corrected.lower() != query.lower():
-            result.did_you_mean = corrected
+        page = found.candidates[offset : offset + limit]
+        result.hits = [self._hit(c, locale, found.model_text, stems) for c in page]
+        if found.corrected and found.corrected.lower() != query.lower():
+            result.did_you_mean = found.corrected
         result.latency_ms = (time.perf_counter() - started) * 1000
         return result
 
     def suggest(self, query: str, locale: str, limit: int = 3, threshold: float | None = None) -> list[Hit]:
         """At most ``limit`` articles we are confident answer ``query``, or nothing."""
         cut = self.threshold if threshold is None else threshold
-        ranked, _ = self.rank(query, locale, "hybrid")
-        confident = [c for c in ranked[:limit] if c.confidence >= cut]
-        text = self._semantic_text(query, locale) if confident else query
+        found = self.ranking(query, locale, "hybrid")
+        confident = [c for c in found.candidates[:limit] if c.confidence >= cut]
         stems = QueryStems(self.keyword, query)
-        return [self._hit(c, locale, text, stems) for c in confident]
+        return [self._hit(c, locale, found.model_text, stems) for c in confident]
 
     def _hit(self, c: Candidate, locale: str, semantic_text: str, query_stems: dict[str, set[str]]) -> Hit:
         article = self.library.by_id(c.article_id)
@@ -464,6 +465,10 @@ class QueryStems(dict[str, set[str]]):
         kw = self.keyword.get(locale)
         found = self[locale] = set(kw.stems(self.query)) if kw else set()
         return found
+
+
+def _corrected(query: str, fixes: dict[str, str]) -> str:
+    return " ".join(fixes.get(w.lower(), w) for w in query.split())
 
 
 def _lowercase(word: str) -> tuple[str, ...]:
