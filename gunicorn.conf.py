@@ -95,7 +95,29 @@ def post_worker_init(worker: Any) -> None:
 
 
 def worker_exit(server: Any, worker: Any) -> None:
-    """A worker stopping (restart, reload, shutdown): write the article views it still holds."""
+    """A worker stopping (restart, reload, shutdown): write the article views it still holds, close its
+    database connections, and leave without running native destructors.
+
+    Those destructors are not safe after a fork: onnxruntime joins threads its objects remember from the
+    master, which do not exist in the worker (the thread id may now be OpenBLAS's, so the join waited until
+    gunicorn killed the worker after ``graceful_timeout``, 30 s, on every stop and restart). Python has
+    nothing left to do here, so the worker exits at once, with the status gunicorn was exiting with.
+    """
+    import sys
+
     from kb.tracking import view_buffer
 
-    view_buffer.flush(_flask_app(server))
+    app = _flask_app(server)
+    try:
+        view_buffer.flush(app)
+        sessions = app.extensions.get("kb.db")
+        engine = getattr(sessions, "kw", {}).get("bind")
+        if engine is not None:
+            engine.dispose()
+    finally:
+        leaving = sys.exc_info()[1]  # gunicorn calls this hook while its SystemExit propagates
+        code = leaving.code if isinstance(leaving, SystemExit) and isinstance(leaving.code, int) else 0
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code if leaving is None or isinstance(leaving, SystemExit) else 1)

@@ -83,7 +83,9 @@ class _KiwiHolder:
             if self._kiwi is None:
                 from kiwipiepy import Kiwi
 
-                self._kiwi = Kiwi()
+                # No thread pool: gunicorn's master analyses a question before it forks, and a child's copy of
+                # a pool whose threads stayed in the master hung on its next analysis and aborted at exit.
+                self._kiwi = Kiwi(num_workers=0)
             return self._kiwi
 
 
