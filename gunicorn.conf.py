@@ -107,6 +107,9 @@ def worker_exit(server: Any, worker: Any) -> None:
 
     from kb.tracking import view_buffer
 
+    if os.getpid() != worker.pid:  # the master calls this hook too, for a worker that is already gone
+        return
+    code = _exit_status(sys.exc_info()[1])  # gunicorn calls this hook while its SystemExit propagates
     app = _flask_app(server)
     try:
         view_buffer.flush(app)
@@ -114,10 +117,21 @@ def worker_exit(server: Any, worker: Any) -> None:
         engine = getattr(sessions, "kw", {}).get("bind")
         if engine is not None:
             engine.dispose()
+    except Exception:
+        log.exception("could not close the worker cleanly")
     finally:
-        leaving = sys.exc_info()[1]  # gunicorn calls this hook while its SystemExit propagates
-        code = leaving.code if isinstance(leaving, SystemExit) and isinstance(leaving.code, int) else 0
         logging.shutdown()
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(code if leaving is None or isinstance(leaving, SystemExit) else 1)
+        os._exit(code)
+
+
+def _exit_status(leaving: BaseException | None) -> int:
+    """The status the worker was exiting with, as Python would have reported it."""
+    if leaving is None:
+        return 0
+    if isinstance(leaving, SystemExit):
+        if leaving.code is None:
+            return 0
+        return leaving.code if isinstance(leaving.code, int) else 1  # sys.exit("text") exits 1
+    return 1

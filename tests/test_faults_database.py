@@ -1,6 +1,7 @@
 """Finding 9 of issue 14, the database failing under traffic: SQLite turned read-only, PostgreSQL stopped and
-started again. The visitor gets a clear 503 with the contact form's text kept, pages that only record go on
-answering, and service comes back by itself."""
+started again, PostgreSQL turned read-only and back (a failover); a full disk is test_faults_disk_full.py. The
+visitor gets a clear 503 with the contact form's text kept, pages that only record go on answering, and service
+comes back by itself."""
 
 from __future__ import annotations
 
@@ -138,21 +139,26 @@ def own_postgres() -> Iterator[tuple[str, Any, Any]]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+def pg_site(indexed_root: Path, url: str) -> Any:
+    """The indexed mini site on the PostgreSQL database at ``url``, with CSRF checked as served."""
+    return create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret",
+            "ARTICLES_DIR": str(indexed_root / "articles"),
+            "SEARCH_INDEX_DIR": str(indexed_root / "search_index"),
+            "DATABASE_URL": url,
+            "INDEX_RELOAD_SECONDS": 0.0,
+            "WTF_CSRF_ENABLED": True,
+            "RATELIMIT_ENABLED": False,
+        }
+    )
+
+
 def test_postgresql_stopped_and_started_again_under_traffic(indexed_root: Path) -> None:
     with own_postgres() as (url, stop, start):
         db.upgrade(url)
-        app = create_app(
-            {
-                "TESTING": True,
-                "SECRET_KEY": "test-secret",
-                "ARTICLES_DIR": str(indexed_root / "articles"),
-                "SEARCH_INDEX_DIR": str(indexed_root / "search_index"),
-                "DATABASE_URL": url,
-                "INDEX_RELOAD_SECONDS": 0.0,
-                "WTF_CSRF_ENABLED": True,
-                "RATELIMIT_ENABLED": False,
-            }
-        )
+        app = pg_site(indexed_root, url)
         client = app.test_client()
         page = contact_page(client)
         still_answering(client)  # connections in the pool, then the server goes away under them
@@ -169,3 +175,38 @@ def test_postgresql_stopped_and_started_again_under_traffic(indexed_root: Path) 
         assert done.status_code == 303 and tickets(app) == 1
         assert client.get("/healthz").status_code in (200, 503)
         engine_of(app).dispose()
+
+
+def put_read_only(url: str, read_only: bool) -> None:
+    """Make the database read-only (or writable again) for new transactions, and drop its open connections,
+    as a failover to a replica (or back) does: kb's pool must notice by itself."""
+    name = url.rsplit("/", 1)[1]
+    admin = create_engine(url.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sql(f'ALTER DATABASE "{name}" SET default_transaction_read_only = {"on" if read_only else "off"}'))
+        conn.execute(
+            sql(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = :name AND pid <> pg_backend_pid()"
+            ),
+            {"name": name},
+        )
+    admin.dispose()
+
+
+def test_postgresql_turned_read_only_under_traffic(indexed_root: Path, database: str) -> None:
+    db.upgrade(database)
+    app = pg_site(indexed_root, database)
+    client = app.test_client()
+    page = contact_page(client)
+    still_answering(client)  # connections in the pool, then the database turns read-only under them
+    put_read_only(database, True)
+    try:
+        again = refused_but_kept(client, page)
+        still_answering(client)
+        assert tickets(app) == 0
+    finally:
+        put_read_only(database, False)
+    done = client.post("/en/contact", data=again["fields"])  # writable again: no restart of kb
+    assert done.status_code == 303 and tickets(app) == 1
+    engine_of(app).dispose()

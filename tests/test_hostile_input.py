@@ -39,3 +39,21 @@ def test_a_long_next_on_the_login_page_is_refused(site: Flask) -> None:
         "/admin/login", data={"email": "a@example.com", "password": "x", "next": "/admin" + "a" * 600}
     )
     assert response.status_code in (400, 401)
+
+
+@pytest.mark.parametrize(
+    "url", ["/en/search", "/api/suggest", "/en/articles/cancel-your-subscription", "/go", "/language/en", "/en/contact"]
+)
+def test_raw_bytes_in_a_query_string_are_read_not_a_500(site: Flask, url: str) -> None:
+    """Bytes no browser sends unencoded (the server hands them on as Latin-1 characters)."""
+    for raw in ("q=\xff\xfe", "q=caf\xe9&locale=en", "next=/\xff", "s=\x80&a=\xc3"):
+        response = site.test_client().get(url, environ_overrides={"QUERY_STRING": raw})
+        assert response.status_code < 500, (url, raw, response.status_code)
+
+
+@pytest.mark.parametrize("referer", ["http://[x/", "http://[::1", "\xff\xfe", "//" + "a" * 5000])
+def test_a_malformed_referer_is_counted_as_outside_not_a_500(site: Flask, referer: str) -> None:
+    client = site.test_client()
+    for _ in range(2):  # rendered, then the stored page
+        response = client.get("/en/articles/cancel-your-subscription", headers={"Referer": referer})
+        assert response.status_code == 200

@@ -12,9 +12,11 @@ from typing import Any
 from conftest import build, make_app
 from sqlalchemy import select
 from visitors import TOKEN, Visitor
+from werkzeug.test import EnvironBuilder
 
 from kb.db import session_scope
 from kb.models import ArticleView, Vote
+from kb.views import page_cache
 
 ARTICLE = "en/set-up-points-expiry"
 URL = "/en/articles/set-up-points-expiry"
@@ -143,3 +145,24 @@ def test_views_are_written_in_batches_once_per_visitor_and_day(articles_dir: Pat
     rows = views(app)
     assert [(v.article_id, v.source) for v in rows] == [(ARTICLE, "outside"), (ARTICLE, "search")]
     assert rows[0].visitor == reader.id
+
+
+def test_a_cookie_that_is_not_utf8_is_answered_by_flask(articles_dir: Path, tmp_path: Path) -> None:
+    app = make_app(articles_dir, tmp_path / "idx", tmp_path / "kb.sqlite3")
+    app.test_client().get(URL)
+    environ = EnvironBuilder(path=URL).get_environ()
+    environ["HTTP_COOKIE"] = "kb_visitor=\xff\xfe; session=\xe9"  # bytes as the server hands them on (Latin-1)
+    statuses: list[str] = []
+    b"".join(app(environ, lambda status, headers, exc_info=None: statuses.append(status)))  # type: ignore[arg-type]
+    assert statuses == ["200 OK"] and server(app).served == 0  # the stored page stepped aside for Flask
+
+
+def test_rate_limit_headers_are_never_stored_and_a_default_limit_keeps_pages_in_flask(
+    articles_dir: Path, tmp_path: Path
+) -> None:
+    assert not any(page_cache._shared(h) for h in ("X-RateLimit-Remaining", "x-ratelimit-reset", "Retry-After"))
+    assert page_cache._shared("Content-Security-Policy") and page_cache._shared("Vary")
+    app = make_app(articles_dir, tmp_path / "idx", tmp_path / "kb.sqlite3", RATELIMIT_DEFAULT="1000 per minute")
+    for _ in range(3):
+        assert app.test_client().get(URL).status_code == 200
+    assert server(app).served == 0  # every article page goes through Flask-Limiter

@@ -12,6 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from kb.config import settings_of
 from kb.security import cookies, headers, json_bodies, rate_store, urls
+from kb.security.query_strings import AsciiQueryStrings
 
 
 def init_app(app: Flask) -> None:
@@ -20,6 +21,7 @@ def init_app(app: Flask) -> None:
     if settings.proxy_count:
         n = settings.proxy_count
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
+    app.wsgi_app = AsciiQueryStrings(app.wsgi_app)  # type: ignore[method-assign]
     rate_store.register()
     urls.init_app(app)
     headers.init_app(app)

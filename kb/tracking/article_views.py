@@ -16,7 +16,10 @@ VIEW_SOURCES = ("search", "suggestion", "category", "article", "outside")
 
 def source_from_referrer(referrer: str | None, host: str) -> str:
     """Where a reader came from, by the referring page: this site's article, search or category, or outside."""
-    came = urlsplit(referrer or "")
+    try:
+        came = urlsplit(referrer or "")
+    except ValueError:  # "http://[x/": a header anyone can send
+        return "outside"
     if came.netloc != host:
         return "outside"
     if "/articles/" in came.path:

@@ -40,7 +40,8 @@ class ViewBuffer:
     def __init__(self, engine: Engine, flush_seconds: float) -> None:
         self.engine = engine
         self.flush_seconds = flush_seconds
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the queue
+        self._flushing = threading.Lock()  # one batch written at a time
         self._pending: list[dict[str, Any]] = []
         self._seen: set[tuple[str, str, date]] = set()
         self._seen_day: date | None = None
@@ -82,19 +83,24 @@ class ViewBuffer:
         return True
 
     def flush(self) -> int:
-        """Write what is queued; return how many rows were new. On a database fault the views stay queued."""
-        with self._lock:
-            rows, self._pending = self._pending, []
-        if not rows:
-            return 0
-        try:
-            with self.engine.begin() as conn:
-                return _insert_new(conn, rows)
-        except SQLAlchemyError as exc:
-            log.error("could not record %d article views: %s", len(rows), describe(exc))
+        """Write what is queued; return how many rows were new. On a fault the views stay queued.
+
+        One flush at a time: a worker stopping waits for the thread's batch to be committed before it
+        writes the rest and leaves."""
+        with self._flushing:
             with self._lock:
-                self._pending[:0] = rows[-MAX_PENDING:]
-            return 0
+                rows, self._pending = self._pending, []
+            if not rows:
+                return 0
+            try:
+                with self.engine.begin() as conn:
+                    return _insert_new(conn, rows)
+            except Exception as exc:  # the flusher thread must outlive any fault, and say it once per batch
+                reason = describe(exc) if isinstance(exc, SQLAlchemyError) else type(exc).__name__
+                log.error("could not record %d article views: %s", len(rows), reason)
+                with self._lock:
+                    self._pending[:0] = rows[-MAX_PENDING:]
+                return 0
 
     def _ensure_thread(self) -> None:
         if self._thread_pid == os.getpid():

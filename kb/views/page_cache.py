@@ -14,6 +14,7 @@ articles: the pages of the old build are dropped the first time a request names 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
 from collections import OrderedDict
@@ -25,6 +26,7 @@ from urllib.parse import parse_qsl
 from flask import Flask, current_app, request
 from flask_wtf.csrf import generate_csrf
 from werkzeug.http import dump_cookie, parse_cookie
+from werkzeug.wsgi import get_host
 
 from kb import request_ids
 from kb.security import cookies
@@ -37,9 +39,12 @@ from kb.tracking.view_buffer import buffer_of
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
+log = logging.getLogger(__name__)
+
 TOKEN_MARK = "\x00csrf\x00"  # NULs: in no rendered page, so only the token is ever put back
 FILL = "kb.page_cache.fill"  # environ key: the view's rendered page, for PageServer to store with its headers
-PER_RESPONSE = {"content-length", "set-cookie", request_ids.HEADER.lower()}
+PER_RESPONSE = {"content-length", "set-cookie", "retry-after", request_ids.HEADER.lower()}
+PER_RESPONSE_PREFIXES = ("x-ratelimit-",)  # an operator's default rate limit counts per visitor
 CSRF_SALT = "wtf-csrf-token"  # Flask-WTF's; a test checks that a token made here passes its validate_csrf
 
 Key = tuple[str, str, str, str]
@@ -145,20 +150,33 @@ class PageServer:
         self.app = app
         self.inner = inner
         self.cache = cache_of(app)
-        config = app.config
-        self.csrf_field = str(config.get("WTF_CSRF_FIELD_NAME") or "csrf_token")
-        secret = config.get("WTF_CSRF_SECRET_KEY") or app.secret_key
-        self.csrf_signer = cookies.SmallCookieSerializer(secret, salt=CSRF_SALT)  # type: ignore[arg-type]
+        self.csrf_field = str(app.config.get("WTF_CSRF_FIELD_NAME") or "csrf_token")
+        self._signers: dict[Any, cookies.SmallCookieSerializer] = {}
         self.session_cookie = app.session_interface.get_cookie_name(app)
         self.base = base_url(app)
+        # Flask-Limiter runs in Flask: with a default limit for every route, article pages must go through it.
+        self.serving = not app.config.get("RATELIMIT_DEFAULT")
         self.served = 0  # pages answered here, not by Flask (a figure for tests and benchmarks)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        if self.cache.max_pages > 0 and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
-            answered = self._answer(environ, start_response)
+        if self.serving and self.cache.max_pages > 0 and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+            try:
+                answered = self._answer(environ, start_response)
+            except Exception as exc:  # whatever a request holds, Flask answers it as it would without the cache
+                log.warning("stored page not served (%s); Flask answers", type(exc).__name__)
+                answered = None
             if answered is not None:
                 return answered
         return self._pass_on(environ, start_response)
+
+    def csrf_signer(self) -> cookies.SmallCookieSerializer:
+        """Flask-WTF's token signer, with the key it would read now (WTF_CSRF_SECRET_KEY, else SECRET_KEY)."""
+        secret = self.app.config.get("WTF_CSRF_SECRET_KEY", self.app.secret_key)
+        signer = self._signers.get(secret)
+        if signer is None:
+            signer = cookies.SmallCookieSerializer(secret, salt=CSRF_SALT)  # type: ignore[arg-type]  # None: raises
+            self._signers = {secret: signer}
+        return signer
 
     def _answer(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes] | None:
         source = came_from_argument(str(environ.get("QUERY_STRING", "")))
@@ -185,9 +203,10 @@ class PageServer:
             visitor_id = visitor.new_id()
             set_cookies.append(dump_cookie(visitor.COOKIE, visitor_id, **visitor.cookie_options(secure)))
         if not source:
-            source = source_from_referrer(environ.get("HTTP_REFERER"), str(environ.get("HTTP_HOST", "")))
+            source = source_from_referrer(environ.get("HTTP_REFERER"), get_host(environ))  # as request.host
+        token = self.csrf_signer().dumps(token_seed)
         buffer_of(self.app).add(visitor_id, page.article_id, page.revision, source, "")
-        body = page.html.replace(TOKEN_MARK, self.csrf_signer.dumps(token_seed)).encode()
+        body = page.html.replace(TOKEN_MARK, token).encode()
         request_id = request_ids.accepted(environ.get("HTTP_X_REQUEST_ID")) or request_ids.new_id()
         headers = [
             *page.headers,
@@ -202,12 +221,19 @@ class PageServer:
     def _pass_on(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         def keep(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], object]:
             fill = environ.pop(FILL, None)
-            if isinstance(fill, Fill) and status.startswith("200"):
-                shared = tuple((k, v) for k, v in headers if k.lower() not in PER_RESPONSE)
+            current = self.app.extensions["kb.state"].current().build_id
+            if isinstance(fill, Fill) and status.startswith("200") and fill.build == current:
+                shared = tuple((k, v) for k, v in headers if _shared(k))
                 self.cache.put(fill.build, fill.key, Page(fill.html, shared, fill.article_id, fill.revision))
             return start_response(status, headers, exc_info)
 
         return self.inner(environ, keep)
+
+
+def _shared(header: str) -> bool:
+    """Whether a header Flask sent with a stored page is the same for every visitor."""
+    name = header.lower()
+    return name not in PER_RESPONSE and not name.startswith(PER_RESPONSE_PREFIXES)
 
 
 def cache_of(app: Flask) -> PageCache:
