@@ -186,7 +186,7 @@ class Searcher:
 
     def ranking(self, query: str, locale: str, mode: str = "hybrid", category: str | None = None) -> Ranking:
         """What ``rank`` returns, with the question's shape the confidence read."""
-        query = self.names.canonical(" ".join(query.split())[:MAX_QUERY])
+        query, fixes = self._read(query, locale)
         if mode not in MODES:
             raise ValueError(f"unknown search mode {mode!r}; use one of {', '.join(MODES)}")
         if not self.semantic_available:
@@ -199,10 +199,9 @@ class Searcher:
         if not query:
             return Ranking([], "", shape)
         terms = None
+        if fixes:
+            corrected = _corrected(query, fixes)
         if kw is not None:
-            fixes = self._corrections(kw, query, locale)
-            if fixes:
-                corrected = _corrected(query, fixes)
             terms = kw.query_terms(query, self.synonyms, extra_words=fixes.values())
             for rank, hit in enumerate(kw.score(terms, limit=POOL, category=category), 1):
                 candidates[hit.article_id] = Candidate(hit.article_id, keyword=hit.score, keyword_rank=rank)
@@ -287,10 +286,15 @@ class Searcher:
     def model_text(self, query: str, locale: str) -> str:
         """What the embedding models read for ``query`` (as ``ranking`` makes it): canonical names, typos
         corrected, cleaned for the models. The learned ranking embeds questions the same way."""
+        query, fixes = self._read(query, locale)
+        return languages.clean_for_models(_corrected(query, fixes) if fixes else query, locale)
+
+    def _read(self, query: str, locale: str) -> tuple[str, dict[str, str]]:
+        """The query as every step reads it (spaces collapsed, bounded, names made canonical), and its
+        spelling corrections."""
         query = self.names.canonical(" ".join(query.split())[:MAX_QUERY])
         kw = self.keyword.get(locale)
-        fixes = self._corrections(kw, query, locale) if kw is not None else {}
-        return languages.clean_for_models(_corrected(query, fixes) if fixes else query, locale)
+        return query, (self._corrections(kw, query, locale) if kw is not None and query else {})
 
     def _gloss(self, query: str, locale: str) -> tuple[str, float]:
         """The question read in English through the writers' glossary and names ("" when nothing matched

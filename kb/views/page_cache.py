@@ -124,19 +124,24 @@ def came_from_argument(query_string: str) -> str | None:
 # In Flask: the article view renders a page and leaves it here for PageServer, or serves a stored one.
 
 
-def stored_page(build: str, cacheable: bool) -> str | None:
-    """A stored page with this visitor's token, for a request PageServer passed on to Flask."""
+def page_key(cacheable: bool) -> Key | None:
+    """This request's key in the store, or None when its page is the visitor's own (``cacheable`` False: a
+    vote of theirs to show; or a query string with more than ``from``)."""
     if not cacheable or came_from_argument(request.query_string.decode("latin-1")) is None:
         return None
-    page = cache_of(current_app).get(build, environ_key(request.environ))
+    return environ_key(request.environ)
+
+
+def stored_page(build: str, key: Key | None) -> str | None:
+    """A stored page with this visitor's token, for a request PageServer passed on to Flask."""
+    page = cache_of(current_app).get(build, key) if key is not None else None
     return None if page is None else page.html.replace(TOKEN_MARK, generate_csrf())
 
 
-def offer_page(build: str, cacheable: bool, html: str, article_id: str, revision: str) -> str:
+def offer_page(build: str, key: Key | None, html: str, article_id: str, revision: str) -> str:
     """Leave a just-rendered page for PageServer to store once Flask has added its headers; return it."""
-    if cacheable and came_from_argument(request.query_string.decode("latin-1")) is not None:
-        marked = html.replace(generate_csrf(), TOKEN_MARK)
-        request.environ[FILL] = Fill(build, environ_key(request.environ), marked, article_id, revision)
+    if key is not None:
+        request.environ[FILL] = Fill(build, key, html.replace(generate_csrf(), TOKEN_MARK), article_id, revision)
     return html
 
 
@@ -179,12 +184,12 @@ class PageServer:
         return signer
 
     def _answer(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes] | None:
-        source = came_from_argument(str(environ.get("QUERY_STRING", "")))
-        if source is None or not self.cache:
+        if not self.cache:
             return None
         build = self.app.extensions["kb.state"].current().build_id
-        page = self.cache.get(build, environ_key(environ))
-        if page is None:
+        page = self.cache.get(build, environ_key(environ))  # most requests stop here: not a stored page
+        source = came_from_argument(str(environ.get("QUERY_STRING", ""))) if page is not None else None
+        if page is None or source is None:
             return None
         jar = parse_cookie(environ)
         secure = https(str(environ.get("wsgi.url_scheme", "")), self.base)
@@ -221,8 +226,11 @@ class PageServer:
     def _pass_on(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         def keep(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], object]:
             fill = environ.pop(FILL, None)
-            current = self.app.extensions["kb.state"].current().build_id
-            if isinstance(fill, Fill) and status.startswith("200") and fill.build == current:
+            if (
+                isinstance(fill, Fill)
+                and status.startswith("200")
+                and fill.build == self.app.extensions["kb.state"].current().build_id  # not a build just replaced
+            ):
                 shared = tuple((k, v) for k, v in headers if _shared(k))
                 self.cache.put(fill.build, fill.key, Page(fill.html, shared, fill.article_id, fill.revision))
             return start_response(status, headers, exc_info)

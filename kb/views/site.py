@@ -61,8 +61,8 @@ def article(locale: str, slug: str) -> Response | str:
     source, query = _came_from()
     view_buffer.buffer_of(current_app).add(current_visitor(), found.id, found.revision, source, query)
     build = snapshot().build_id
-    cacheable = not has_feedback_state(found.id)  # a vote of theirs to show: the page is this visitor's
-    page = page_cache.stored_page(build, cacheable)
+    key = page_cache.page_key(not has_feedback_state(found.id))  # a vote of theirs to show: their page
+    page = page_cache.stored_page(build, key)
     if page is not None:
         return page
     related = [a for a in (lib.get(found.locale, s) for s in found.related) if a is not None]
@@ -75,7 +75,7 @@ def article(locale: str, slug: str) -> Response | str:
         edit_url=_edit_url(found),
         translations=lib.translations(found),
     )
-    return page_cache.offer_page(build, cacheable, page, found.id, found.revision)
+    return page_cache.offer_page(build, key, page, found.id, found.revision)
 
 
 @bp.get("/language/<locale>")
