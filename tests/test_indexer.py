@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import MODELS, make_app
+from conftest import MODELS, make_app, write_tree
 
 from kb.config import Settings
 from kb.content import load_library
@@ -262,3 +262,35 @@ def test_requests_never_fail_while_the_index_is_rebuilt(indexed_root: Path, tmp_
     assert searcher.build_id == built[-1]
     last = f"zanzibar{KEEP_BUILDS + 1}"
     assert [h.id for h in searcher.search(last, "en", mode="keyword").hits] == ["en/set-up-points-expiry"]
+
+
+def test_the_english_only_model_embeds_english_passages_only(articles_dir: Path, tmp_path: Path) -> None:
+    """MiniLM reads English only: the searcher never asks it about a French passage, so the build does not
+    spend time embedding them (the multilingual model embeds every language)."""
+    write_tree(
+        articles_dir,
+        {
+            "fr/getting-started/_category.yml": "title: Premiers pas\n",
+            "fr/getting-started/install-on-shopify.md": """\
+                ---
+                title: Installer Perkly sur Shopify
+                summary: Ajoutez l'application depuis le Shopify App Store.
+                ---
+
+                Perkly s'installe depuis le Shopify App Store en quelques minutes.
+                """,
+        },
+    )
+    app = make_app(articles_dir, tmp_path / "search_index", tmp_path / "kb.sqlite3")
+    counts, _ = index(app)
+    build = current_build(tmp_path / "search_index")
+    assert build is not None
+    chunks = json.loads((build / "chunks.json").read_text())
+    french = [i for i, c in enumerate(chunks) if c["id"].startswith("fr/")]
+    assert french and len(french) < len(chunks)
+    assert counts[4] == 2 * len(chunks) - len(french)  # usem3 every passage, MiniLM the English ones
+    minilm, usem3 = np.load(build / "vectors-minilm.npy"), np.load(build / "vectors-usem3.npy")
+    assert not minilm[french].any() and usem3[french].any()
+    searcher = open_searcher(tmp_path / "search_index", load_library(articles_dir), Settings(), MODELS)
+    assert set(searcher.vectors["minilm"]) == {"en"} and set(searcher.vectors["usem3"]) == {"en", "fr"}
+    assert [h.id for h in searcher.search("installer Perkly sur Shopify", "fr").hits][:1] == ["fr/install-on-shopify"]

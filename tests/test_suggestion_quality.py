@@ -89,6 +89,24 @@ def test_a_question_read_through_the_glossary_finds_the_english_only_article(
 
 
 @pytest.mark.parametrize(
+    ("question", "locale", "slug"),
+    [
+        ("로그인 이메일 주소를 바꾸고 싶어요", "ko", "change-account-email"),
+        ("الطلبات تظهر مرتين والنقاط تنحسب مرتين", "ar", "orders-imported-twice"),
+        ("كيف أمنع العميل من إحالة نفسه بحسابات متعددة؟", "ar", "referral-fraud-protection"),
+    ],
+)
+def test_an_english_only_answer_is_not_outranked_by_a_nearby_article_in_the_visitors_language(
+    demo: Searcher, question: str, locale: str, slug: str
+) -> None:
+    """The multilingual model rates a same-language pair higher than a cross-language one; a translated
+    article is judged by its English original too, so the English-only answer comes first (each of these
+    ranked a translated neighbour first before)."""
+    assert demo.library.get(locale, slug) is None
+    assert demo.rank(question, locale)[0][0].article_id == f"en/{slug}"
+
+
+@pytest.mark.parametrize(
     "question",
     [
         "Can you design a new logo for my bakery and print business cards?",

@@ -50,8 +50,9 @@ W_CODE = 0.3
 # fitted with W_OTHER_LANGUAGE on the merchants' fit set and the writers' tests (bench/README.md).
 W_NAME = 0.2
 # The multilingual model scores a question against its own language's articles higher than against an
-# English-only article that answers it better: a small lift for articles in another language.
-W_OTHER_LANGUAGE = 0.02
+# English-only article that answers it better: a small lift for articles in another language (with the
+# translated candidates' cosine levelled by their English original's, Searcher._level_languages).
+W_OTHER_LANGUAGE = 0.04
 # A question in another language, read in English through the writers' glossary: the gloss's MiniLM
 # cosine and keyword coverage against each candidate's English version (fitted with the two above).
 W_GLOSS_SEMANTIC = 0.3

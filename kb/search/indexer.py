@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ import numpy as np
 from kb.content import Library
 from kb.search.chunks import Chunk, chunk_article
 from kb.search.keyword import write_index
-from kb.search.semantic import Embedder
+from kb.search.semantic import Embedder, reads
 from kb.search.vectors import load_vectors, save_vectors, write_anns
 
 KEEP_BUILDS = 3
@@ -110,7 +111,8 @@ def build_index(
     models = {}
     for key, embedder in embedders.items():
         reuse = previous is not None and old.get("models", {}).get(key) == embedder.name
-        vectors, embedded = _embed(chunks, embedder, previous, key if reuse else None, dirty, progress)
+        used = partial(reads, key)
+        vectors, embedded = _embed(chunks, embedder, previous, key if reuse else None, dirty, progress, used)
         _save_vectors(build, key, vectors, chunks, previous if reuse and not embedded else None)
         report.chunks_embedded += embedded
         models[key] = embedder.name
@@ -145,6 +147,7 @@ def _embed(
     key: str | None,
     dirty: set[str],
     progress: Callable[[int, int], None] | None,
+    key_reads: Callable[[str], bool] | None = None,
 ) -> tuple[np.ndarray, int]:
     """Vectors for every chunk: reused by text from the previous build where the article is unchanged."""
     known: dict[tuple[str, str], np.ndarray] = {}
@@ -158,6 +161,8 @@ def _embed(
     vectors = np.zeros((len(chunks), embedder.dim), dtype=np.float32)
     todo = []
     for i, chunk in enumerate(chunks):
+        if key_reads is not None and not key_reads(chunk.article_id.split("/", 1)[0]):
+            continue  # never read (an English-only model's French rows): left zero, not embedded
         vector = None if chunk.article_id in dirty else known.get((chunk.article_id, chunk.text))
         if vector is None:
             todo.append(i)
@@ -186,7 +191,7 @@ def _save_vectors(build: Path, key: str, vectors: np.ndarray, chunks: list[Chunk
             for old in files:
                 (build / old.name).unlink(missing_ok=True)
     save_vectors(target, vectors)
-    write_anns(build, key, load_vectors(target), [c.article_id for c in chunks])
+    write_anns(build, key, load_vectors(target), [c.article_id for c in chunks], used=partial(reads, key))
 
 
 def _same_passages(previous: Path, chunks: list[Chunk]) -> bool:

@@ -18,6 +18,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+# The primary model ("minilm") reads English only: the Searcher asks it about English passages and
+# questions alone, and the multilingual model is the semantic side of every other language.
+READS_ONLY = {"minilm": "en"}
+
+
+def reads(key: str, locale: str) -> bool:
+    """Whether model ``key``'s vectors of ``locale`` are ever read (so worth computing and keeping)."""
+    only = READS_ONLY.get(key)
+    return only is None or locale.split("-")[0] == only
+
+
 class Embedder(Protocol):
     """Anything that turns texts into unit-length float32 vectors."""
 

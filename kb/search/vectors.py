@@ -7,7 +7,7 @@ Exact cosines are always computed in float32 for the articles a query needs; the
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -213,11 +213,17 @@ def ann_path(build: Path, key: str, locale: str) -> Path:
 
 
 def write_anns(
-    build: Path, key: str, vectors: np.ndarray, article_ids: list[str], above: int = APPROXIMATE_ABOVE
+    build: Path,
+    key: str,
+    vectors: np.ndarray,
+    article_ids: list[str],
+    above: int = APPROXIMATE_ABOVE,
+    used: Callable[[str], bool] | None = None,
 ) -> None:
-    """Write the HNSW graph of every locale with more than ``above`` passages for model ``key``."""
+    """Write the HNSW graph of every locale with more than ``above`` passages for model ``key`` (of the
+    locales whose rows are ``used``)."""
     for locale, rows in locale_rows(article_ids).items():
-        if len(rows) > above:
+        if len(rows) > above and (used is None or used(locale)):
             write_ann(ann_path(build, key, locale), take_rows(vectors, rows), [article_ids[r] for r in rows])
 
 
