@@ -84,15 +84,6 @@ def test_ranking_keeps_whooshs_order_with_phrases_and_synonyms(english: KeywordI
         assert [s for _, s in got] == pytest.approx([s for _, s in expected], rel=1e-9)
 
 
-def test_only_phrases_some_article_holds_whole_go_to_whoosh(english: KeywordIndex) -> None:
-    synonyms = [["cancel", "stop paying"]]
-    held = english.query_terms("points expiry", synonyms)
-    assert english._possible(held) == held.phrases  # an article has both stems: Whoosh looks at the phrase
-    scattered = english.query_terms("points expiry shopify install cancel", synonyms)
-    assert scattered.phrase_stems[-1] == ("point", "expiri", "shopifi", "instal", "cancel")
-    assert english._possible(scattered) == scattered.phrases[:-1]  # no article has all five: skipped
-
-
 def test_an_edited_article_gets_new_scores(tmp_path: Path) -> None:
     root = write_tree(tmp_path / "articles", MINI_ARTICLES)
     index_dir = tmp_path / "search_index"

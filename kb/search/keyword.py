@@ -9,7 +9,7 @@ import re
 import shutil
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,12 +20,14 @@ from whoosh.query import Or, Phrase, Query, Term
 from whoosh.support.charset import accent_map
 
 from kb.content import Article
-from kb.search import languages, postings
+from kb.search import languages, phrases, postings
 from kb.search.languages import TOKEN
 
 FIELDS = {"title": 3.0, "summary": 2.0, "tags": 2.0, "headings": 1.5, "body": 1.0}
 STEMMED_LANGUAGES = {"en": "en", "fr": "fr", "de": "de", "es": "es", "it": "it", "pt": "pt", "nl": "nl", "ar": "ar"}
 WORD_STEMS_KEPT = 200_000  # distinct words whose stems a process remembers (the articles' words, mostly)
+QUERY_PHRASE_FIELDS = ("title", "body")  # the question's words in order, boosted
+SYNONYM_PHRASE_FIELDS = phrases.FIELDS  # a synonym of several words
 FIXES_KEPT = 20_000  # unknown words (visitors' typing) whose correction a process remembers
 LATIN_WORD = re.compile(r"[a-zà-ÿœæ]+")  # spelling correction is for alphabetic scripts we can judge
 
@@ -96,13 +98,22 @@ def write_index(
         writer.update_document(**document(article))
     writer.commit(optimize=True)
     postings.save(postings.read_whoosh(folder, FIELDS), folder)  # the arrays follow every rewrite
+    phrases.save(phrases.read_whoosh(folder), folder)
+
+
+@dataclass(frozen=True)
+class PhraseQuery:
+    """``Or([Phrase(f, stems, boost=boost) for f in fields])``, as the arrays match it."""
+
+    stems: tuple[str, ...]
+    fields: tuple[str, ...]
+    boost: float
 
 
 @dataclass(frozen=True)
 class WeightedQuery:
     terms: dict[str, float]  # stem -> boost
-    phrases: list[Query]
-    phrase_stems: list[tuple[str, ...]] = field(default_factory=list)  # each phrase's stems, in order
+    phrases: list[PhraseQuery]
 
     def __bool__(self) -> bool:
         return bool(self.terms)
@@ -124,12 +135,14 @@ class KeywordIndex:
         self.words = words_analyzer()
         self.searcher = self.ix.searcher(weighting=scoring.BM25F(B=postings.B, K1=postings.K1))
         self.postings = postings.load(folder, FIELDS)
+        self.phrases = phrases.load(folder)
         self.docnum = {article_id: n for n, article_id in enumerate(self.postings.ids)}
         # A Whoosh reader keeps one position per open file: threads sharing it (gunicorn --threads) must
         # take turns, or one reads at the other's offset and the search fails. Hold it to use the reader.
         self.lock = threading.RLock()
         self._word_stems: dict[str, tuple[str, ...]] = {}
         self._term_stems: dict[str, tuple[str, ...]] = {}  # synonym -> stems (the writers' list is bounded)
+        self._groups: dict[tuple[tuple[str, ...], ...], list[tuple[frozenset[str], list[tuple[str, ...]]]]] = {}
         self._fixes: dict[str, str] = {}  # unknown word -> its correction ("" for none), under the lock
 
     def stems(self, text: str) -> list[str]:
@@ -200,7 +213,7 @@ class KeywordIndex:
                     if alt and not _contains(stems, alt):
                         parts.append(_field_query(alt, boost=0.7))
         if len(stems) >= 2:
-            parts.append(Or([Phrase(f, stems, slop=1, boost=2.0) for f in ("title", "body")]))
+            parts.append(Or([Phrase(f, stems, slop=1, boost=2.0) for f in QUERY_PHRASE_FIELDS]))
         return Or(parts)
 
     def query_terms(
@@ -210,21 +223,33 @@ class KeywordIndex:
         stems = self.stems(text)
         stems += [s for w in extra_words for s in self.stems(w) if s not in stems]
         terms = dict.fromkeys(stems, 1.0)
-        phrases: list[Query] = []
-        phrase_stems: list[tuple[str, ...]] = []
-        for group in synonyms or []:
-            stemmed = [self.term_stems(term) for term in group]
+        phrases: list[PhraseQuery] = []
+        present = set(stems)
+        for firsts, stemmed in self._synonym_groups(synonyms or []):
+            if present.isdisjoint(firsts):
+                continue  # none of its spellings can stand in the question
             if any(_contains(stems, list(alt)) for alt in stemmed):
                 for alt in stemmed:
                     if len(alt) == 1 and alt[0] not in stems:  # Whoosh adds a repeated alternative twice
                         terms[alt[0]] = terms.get(alt[0], 0.0) + 0.7
                     elif len(alt) > 1 and not _contains(stems, list(alt)):
-                        phrases.append(_field_query(list(alt), boost=0.7))
-                        phrase_stems.append(alt)
+                        phrases.append(PhraseQuery(alt, SYNONYM_PHRASE_FIELDS, 0.7))
         if len(stems) >= 2:
-            phrases.append(Or([Phrase(f, stems, slop=1, boost=2.0) for f in ("title", "body")]))
-            phrase_stems.append(tuple(stems))
-        return WeightedQuery(terms, phrases, phrase_stems)
+            phrases.append(PhraseQuery(tuple(stems), QUERY_PHRASE_FIELDS, 2.0))
+        return WeightedQuery(terms, phrases)
+
+    def _synonym_groups(self, synonyms: list[list[str]]) -> list[tuple[frozenset[str], list[tuple[str, ...]]]]:
+        """Each group's spellings as stems, with the first stem of each: a group whose first stems the
+        question lacks cannot match, and a long message need not be searched for it."""
+        key = tuple(tuple(group) for group in synonyms)
+        found = self._groups.get(key)
+        if found is None:
+            found = []
+            for group in synonyms:
+                stemmed = [self.term_stems(term) for term in group]
+                found.append((frozenset(alt[0] for alt in stemmed if alt), stemmed))
+            self._groups = {key: found}  # one synonyms list per site: keep the latest
+        return found
 
     def term_stems(self, term: str) -> tuple[str, ...]:
         """A synonym's stems, remembered: every query looks at every synonym group."""
@@ -234,7 +259,7 @@ class KeywordIndex:
         return found
 
     def score(self, query: WeightedQuery, limit: int = 50, category: str | None = None) -> list[KeywordHit]:
-        """BM25F top ``limit`` of ``query``: the terms from the precomputed arrays, phrases by Whoosh."""
+        """BM25F top ``limit`` of ``query``, all from the precomputed arrays: terms and phrases."""
         p = self.postings
         total = np.zeros(p.doc_count)
         found = np.zeros(p.doc_count, dtype=bool)
@@ -242,33 +267,15 @@ class KeywordIndex:
             docs, weights = p.postings(stem)
             total[docs] += weights if boost == 1.0 else weights * boost
             found[docs] = True
-        phrases = self._possible(query)
-        if phrases:  # positions are not in the arrays: Whoosh matches the few documents with a phrase
-            with self.lock:
-                for match in self.searcher.search(Or(phrases), limit=None):
-                    total[match.docnum] += match.score
-                    found[match.docnum] = True
+        for phrase in query.phrases:
+            for doc, score in self.phrases.score(phrase.stems, phrase.fields, phrase.boost).items():
+                total[doc] += score
+                found[doc] = True
         if category:
             found &= p.categories == category
         candidates = np.flatnonzero(found)
         top = candidates[np.lexsort((candidates, -total[candidates]))[:limit]]  # ties: lower docnum, as Whoosh
         return [KeywordHit(p.ids[d], float(total[d])) for d in top]
-
-    def _possible(self, query: WeightedQuery) -> list[Query]:
-        """The phrases some article can match: one that holds every stem of it (Whoosh's phrase search
-        walks the positions of every document that has any of them, and a long question's rarely all)."""
-        if len(query.phrase_stems) != len(query.phrases):
-            return query.phrases
-        return [q for q, stems in zip(query.phrases, query.phrase_stems, strict=True) if self._all_in_one(stems)]
-
-    def _all_in_one(self, stems: tuple[str, ...]) -> bool:
-        common: np.ndarray | None = None
-        for stem in sorted(set(stems), key=self.postings.df):
-            docs, _ = self.postings.postings(stem)
-            common = docs if common is None else np.intersect1d(common, docs, assume_unique=True)
-            if not len(common):
-                return False
-        return common is not None
 
     def matched_stems(self, article_ids: Iterable[str], stems: Iterable[str]) -> dict[str, frozenset[str]]:
         """Which of ``stems`` each article contains (an article of another locale: none)."""
@@ -285,7 +292,7 @@ class KeywordIndex:
 def _field_query(stems: list[str], boost: float) -> Query:
     if len(stems) == 1:
         return Or([Term(f, stems[0], boost=boost) for f in FIELDS])
-    return Or([Phrase(f, stems, boost=boost) for f in ("title", "summary", "tags", "body")])
+    return Or([Phrase(f, stems, boost=boost) for f in SYNONYM_PHRASE_FIELDS])
 
 
 def _contains(haystack: list[str], needle: list[str]) -> bool:

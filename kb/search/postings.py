@@ -9,7 +9,7 @@ of their weight vectors, exactly what Whoosh computes.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,22 +78,13 @@ def _read(searcher: WhooshSearcher, fields: list[str]) -> Postings:
     df_body_title: dict[str, int] = {}
     term_parts, doc_parts, score_parts = [], [], []
     for field in fields:
-        avgfl = searcher.avg_field_length(field) or 1
-        lengths = np.array([searcher.doc_field_length(d, field, 1) or 1 for d in range(n)], dtype=np.float64)
-        norm = K1 * ((1 - B) + B * lengths / avgfl)
-        for raw in reader.lexicon(field):
-            term = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-            items = list(reader.postings(field, raw).items_as("weight"))
-            if not items:
-                continue
-            docs = np.fromiter((d for d, _ in items), dtype=np.int64, count=len(items))
-            tf = np.fromiter((w for _, w in items), dtype=np.float64, count=len(items))
-            t = terms.setdefault(term, len(terms))
+        for found in field_postings(searcher, field):
+            t = terms.setdefault(found.term, len(terms))
             if field in ("body", "title"):
-                df_body_title[term] = max(df_body_title.get(term, 0), len(items))
-            term_parts.append(np.full(len(docs), t, dtype=np.int64))
-            doc_parts.append(docs)
-            score_parts.append(searcher.idf(field, raw) * (tf * (K1 + 1)) / (tf + norm[docs]))
+                df_body_title[found.term] = max(df_body_title.get(found.term, 0), len(found.docs))
+            term_parts.append(np.full(len(found.docs), t, dtype=np.int64))
+            doc_parts.append(found.docs)
+            score_parts.append(found.scores)
     if term_parts:
         term_of, doc_of, score = np.concatenate(term_parts), np.concatenate(doc_parts), np.concatenate(score_parts)
     else:
@@ -116,6 +107,35 @@ def _read(searcher: WhooshSearcher, fields: list[str]) -> Postings:
         np.array(categories, dtype=object),
         frozenset(words),
     )
+
+
+@dataclass(frozen=True)
+class FieldPosting:
+    """One term of one field: its documents, its BM25F score in each, and (when asked) its positions."""
+
+    term: str
+    docs: np.ndarray
+    scores: np.ndarray
+    positions: list[list[int]] | None = None
+
+
+def field_postings(searcher: WhooshSearcher, field: str, positions: bool = False) -> Iterator[FieldPosting]:
+    """Every term of ``field`` scored in every document as Whoosh's BM25F(B, K1) scores it."""
+    reader = searcher.reader()
+    n = reader.doc_count_all()
+    avgfl = searcher.avg_field_length(field) or 1
+    lengths = np.array([searcher.doc_field_length(d, field, 1) or 1 for d in range(n)], dtype=np.float64)
+    norm = K1 * ((1 - B) + B * lengths / avgfl)
+    for raw in reader.lexicon(field):
+        term = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        items = list(reader.postings(field, raw).items_as("weight"))
+        if not items:
+            continue
+        docs = np.fromiter((d for d, _ in items), dtype=np.int64, count=len(items))
+        tf = np.fromiter((w for _, w in items), dtype=np.float64, count=len(items))
+        scores = searcher.idf(field, raw) * (tf * (K1 + 1)) / (tf + norm[docs])
+        where = [list(p) for _, p in reader.postings(field, raw).items_as("positions")] if positions else None
+        yield FieldPosting(term, docs, scores, where)
 
 
 def save(postings: Postings, folder: Path) -> None:

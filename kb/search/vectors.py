@@ -138,7 +138,8 @@ class VectorIndex:
         k = min(n, limit)
         top = np.argpartition(-best, k - 1)[:k] if k < n else np.arange(n)
         order = top[np.argsort(-best[top], kind="stable")]
-        return [(self.articles[i], float(best[i])) for i in order if np.isfinite(best[i])]
+        order = order[np.isfinite(best[order])]
+        return list(zip([self.articles[i] for i in order.tolist()], best[order].tolist(), strict=True))
 
     def scores(self, query: np.ndarray) -> PassageScores:
         """Scores of this locale's articles for one query, computed only as far as they are asked for."""
