@@ -29,6 +29,7 @@ WORD_STEMS_KEPT = 200_000  # distinct words whose stems a process remembers (the
 QUERY_PHRASE_FIELDS = ("title", "body")  # the question's words in order, boosted
 SYNONYM_PHRASE_FIELDS = phrases.FIELDS  # a synonym of several words
 FIXES_KEPT = 20_000  # unknown words (visitors' typing) whose correction a process remembers
+RECENT_TEXTS = 64  # texts whose stems a process remembers: one question is analysed by several steps
 LATIN_WORD = re.compile(r"[a-zà-ÿœæ]+")  # spelling correction is for alphabetic scripts we can judge
 
 
@@ -144,16 +145,28 @@ class KeywordIndex:
         self._term_stems: dict[str, tuple[str, ...]] = {}  # synonym -> stems (the writers' list is bounded)
         self._groups: dict[tuple[tuple[str, ...], ...], list[tuple[frozenset[str], list[tuple[str, ...]]]]] = {}
         self._fixes: dict[str, str] = {}  # unknown word -> its correction ("" for none), under the lock
+        self._recent: dict[str, tuple[str, ...]] = {}  # text -> stems, oldest first, under the lock
 
     def stems(self, text: str) -> list[str]:
+        """The analyser's stems of ``text``; a question is analysed once, though the keyword search, the
+        coverage and the snippets each ask (the last few texts are remembered)."""
         with self.lock:  # the stemmer's cache is not thread-safe either
-            return [t.text for t in self.analyzer(text)]
+            found = self._recent.get(text)
+            if found is None:
+                found = self._recent[text] = self._analyse(text)
+                if len(self._recent) > RECENT_TEXTS:
+                    del self._recent[next(iter(self._recent))]
+            return list(found)
+
+    def _analyse(self, text: str) -> tuple[str, ...]:
+        with self.lock:
+            return tuple(t.text for t in self.analyzer(text))
 
     def word_stems(self, word: str) -> tuple[str, ...]:
         """The stems of one word, remembered: a snippet stems every word of its section, and sections repeat."""
         found = self._word_stems.get(word)
         if found is None:
-            found = tuple(self.stems(word))
+            found = self._analyse(word)  # not through ``stems``: a section's words would push questions out
             if len(self._word_stems) < WORD_STEMS_KEPT:
                 self._word_stems[word] = found
         return found
@@ -255,7 +268,7 @@ class KeywordIndex:
         """A synonym's stems, remembered: every query looks at every synonym group."""
         found = self._term_stems.get(term)
         if found is None:
-            found = self._term_stems[term] = tuple(self.stems(term))
+            found = self._term_stems[term] = self._analyse(term)
         return found
 
     def score(self, query: WeightedQuery, limit: int = 50, category: str | None = None) -> list[KeywordHit]:

