@@ -100,6 +100,8 @@ class VectorIndex:
         self.position = {a: i for i, a in enumerate(self.articles)}
         if len(self.position) != len(self.articles):
             raise ValueError("passages of one article must be adjacent rows")
+        # The memory map's pages, as a plain array: indexing a ``memmap`` object costs more than the rows.
+        self.vectors = np.asarray(self.vectors)
         # A small locale is scanned whole: keep it as float32 (BLAS has no float16 product).
         self.dense = np.asarray(self.vectors, dtype=np.float32) if self.ann is None else np.zeros((0, 0), np.float32)
 
