@@ -112,7 +112,7 @@ def build_index(
     for key, embedder in embedders.items():
         reuse = previous is not None and old.get("models", {}).get(key) == embedder.name
         used = partial(reads, key)
-        vectors, embedded = _embed(chunks, embedder, previous, key if reuse else None, dirty, progress, used)
+        vectors, embedded = _embed(chunks, embedder, used, previous, key if reuse else None, dirty, progress)
         _save_vectors(build, key, vectors, chunks, previous if reuse and not embedded else None)
         report.chunks_embedded += embedded
         models[key] = embedder.name
@@ -143,13 +143,14 @@ def build_index(
 def _embed(
     chunks: list[Chunk],
     embedder: Embedder,
+    used: Callable[[str], bool],
     previous: Path | None,
     key: str | None,
     dirty: set[str],
     progress: Callable[[int, int], None] | None,
-    key_reads: Callable[[str], bool] | None = None,
 ) -> tuple[np.ndarray, int]:
-    """Vectors for every chunk: reused by text from the previous build where the article is unchanged."""
+    """Vectors for every chunk of a locale the model is ``used`` for (zero rows elsewhere): reused by text
+    from the previous build where the article is unchanged."""
     known: dict[tuple[str, str], np.ndarray] = {}
     if previous is not None and key is not None:
         try:
@@ -161,8 +162,8 @@ def _embed(
     vectors = np.zeros((len(chunks), embedder.dim), dtype=np.float32)
     todo = []
     for i, chunk in enumerate(chunks):
-        if key_reads is not None and not key_reads(chunk.article_id.split("/", 1)[0]):
-            continue  # never read (an English-only model's French rows): left zero, not embedded
+        if not used(chunk.article_id.split("/", 1)[0]):
+            continue  # never read (an English-only model's French rows): left zero
         vector = None if chunk.article_id in dirty else known.get((chunk.article_id, chunk.text))
         if vector is None:
             todo.append(i)
@@ -191,7 +192,7 @@ def _save_vectors(build: Path, key: str, vectors: np.ndarray, chunks: list[Chunk
             for old in files:
                 (build / old.name).unlink(missing_ok=True)
     save_vectors(target, vectors)
-    write_anns(build, key, load_vectors(target), [c.article_id for c in chunks], used=partial(reads, key))
+    write_anns(build, key, load_vectors(target), [c.article_id for c in chunks])
 
 
 def _same_passages(previous: Path, chunks: list[Chunk]) -> bool:

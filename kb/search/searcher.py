@@ -272,13 +272,11 @@ class Searcher:
         english = self.vectors.get("usem3", {}).get(GLOSS_LOCALE)
         if english is None:
             return
-        originals = {}
-        for article_id, c in candidates.items():
-            article = self.library.by_id(article_id)
-            if article is not None and c.semantic and article.locale != GLOSS_LOCALE:
-                original = self.library.translations(article).get(GLOSS_LOCALE)
-                if original is not None:
-                    originals[article_id] = original.id
+        originals = {
+            article_id: original_id
+            for article_id, original_id in self._english_originals(candidates).items()
+            if article_id != original_id and candidates[article_id].semantic
+        }
         if not originals:
             return
         cross = english.scores(self.embedders["usem3"].encode_query(text)).of(set(originals.values()))
@@ -360,16 +358,21 @@ class Searcher:
                 article = self.library.translations(article).get(locale, article)
                 candidates.setdefault(article.id, Candidate(article.id))
 
-    def _gloss_evidence(self, gloss: str, share: float, candidates: dict[str, Candidate]) -> None:
-        """Compare the gloss with each candidate's English version: MiniLM cosine and keyword coverage, the
-        same evidence for a translated article and an English-only one; weighed by the ``share`` of the
-        question the gloss read."""
+    def _english_originals(self, candidates: dict[str, Candidate]) -> dict[str, str]:
+        """Each candidate's English version (an English article is its own), where one exists."""
         originals = {}
         for article_id in candidates:
             article = self.library.by_id(article_id)
             original = self.library.translations(article).get(GLOSS_LOCALE) if article else None
             if original is not None:
                 originals[article_id] = original.id
+        return originals
+
+    def _gloss_evidence(self, gloss: str, share: float, candidates: dict[str, Candidate]) -> None:
+        """Compare the gloss with each candidate's English version: MiniLM cosine and keyword coverage, the
+        same evidence for a translated article and an English-only one; weighed by the ``share`` of the
+        question the gloss read."""
+        originals = self._english_originals(candidates)
         if not originals:
             return
         english = self.keyword[GLOSS_LOCALE]

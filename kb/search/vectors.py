@@ -7,12 +7,14 @@ Exact cosines are always computed in float32 for the articles a query needs; the
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from kb.search.semantic import reads
 
 APPROXIMATE_ABOVE = 10_000  # passages per locale and model; below this a full float32 scan takes a millisecond
 CONNECTIVITY = 16
@@ -216,17 +218,11 @@ def ann_path(build: Path, key: str, locale: str) -> Path:
 
 
 def write_anns(
-    build: Path,
-    key: str,
-    vectors: np.ndarray,
-    article_ids: list[str],
-    above: int = APPROXIMATE_ABOVE,
-    used: Callable[[str], bool] | None = None,
+    build: Path, key: str, vectors: np.ndarray, article_ids: list[str], above: int = APPROXIMATE_ABOVE
 ) -> None:
-    """Write the HNSW graph of every locale with more than ``above`` passages for model ``key`` (of the
-    locales whose rows are ``used``)."""
+    """Write the HNSW graph of every locale with more than ``above`` passages that model ``key`` reads."""
     for locale, rows in locale_rows(article_ids).items():
-        if len(rows) > above and (used is None or used(locale)):
+        if len(rows) > above and reads(key, locale):
             write_ann(ann_path(build, key, locale), take_rows(vectors, rows), [article_ids[r] for r in rows])
 
 
