@@ -169,6 +169,9 @@ def _embed(
             todo.append(i)
         else:
             vectors[i] = vector
+    # Passages of like length share a batch: a batch is padded to its longest, and mixed lengths
+    # more than doubled the model's time on the demo articles.
+    todo.sort(key=lambda i: len(chunks[i].text))
     batch = 64
     for start in range(0, len(todo), batch):
         rows = todo[start : start + batch]
