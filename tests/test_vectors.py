@@ -105,6 +105,37 @@ def test_the_graph_finds_the_articles_the_full_scan_finds(tmp_path: Path) -> Non
     assert np.mean(filtered_share) >= 0.98
 
 
+def test_a_passage_many_articles_share_is_one_node_that_finds_them_all(tmp_path: Path) -> None:
+    # Boilerplate ("Still stuck? Contact us") and articles written from one template repeat passages word
+    # for word. As separate nodes the copies crowded each other out of the graph, and whole articles sharing
+    # a passage near the question went missing.
+    rng = np.random.default_rng(5)
+    shared = rng.standard_normal((3, 32)).astype(np.float32)
+    rows, ids = [], []
+    for article in range(300):
+        own = rng.standard_normal((4, 32)).astype(np.float32)
+        rows.extend([*own, shared[article % 3]])
+        ids.extend([f"en/a{article}"] * 5)
+    matrix = np.asarray(rows)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    blank = [""] * len(ids)
+    np.save(tmp_path / "vectors.npy", matrix.astype(np.float16))
+    write_ann(tmp_path / "graph.usearch", load_vectors(tmp_path / "vectors.npy"), ids)
+    graph = open_ann(tmp_path / "graph.usearch")
+    assert graph is not None and len(graph) == 300 * 4 + 3  # each distinct vector once
+    exact = VectorIndex(load_vectors(tmp_path / "vectors.npy"), ids, blank, blank)
+    approximate = VectorIndex(load_vectors(tmp_path / "vectors.npy"), ids, blank, blank, ann=graph)
+    for query in shared / np.linalg.norm(shared, axis=1, keepdims=True):  # a question asking the shared passage
+        wanted = exact.scores(query).top(20)
+        found = approximate.scores(query).top(20)
+        assert len(found) == 20
+        # A hundred articles hold the passage, all tied at the top: every article found must be one of them.
+        assert wanted[-1][1] == pytest.approx(1.0, abs=1e-3)
+        assert min(score for _, score in found) >= wanted[-1][1] - 1e-6
+        truth = exact.scores(query).of(article for article, _ in found)
+        assert [truth[a] for a, _ in found] == pytest.approx([score for _, score in found], abs=1e-6)
+
+
 def test_a_search_through_the_graph_ranks_as_the_full_scan_does(
     searcher: Searcher, indexed_root: Path, tmp_path: Path
 ) -> None:

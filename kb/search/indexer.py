@@ -25,7 +25,7 @@ from kb.search.semantic import Embedder, reads
 from kb.search.vectors import load_vectors, save_vectors, write_anns
 
 KEEP_BUILDS = 3
-FORMAT = 8  # bump when the layout or the chunking changes, to force a full rebuild
+FORMAT = 9  # bump when the layout or the chunking changes, to force a full rebuild
 
 Progress = Callable[[int], None]
 
@@ -186,7 +186,7 @@ def _save_vectors(build: Path, key: str, vectors: np.ndarray, chunks: list[Chunk
     instead when its passages are the same (nothing to rewrite, no graph to rebuild)."""
     target = build / f"vectors-{key}.npy"
     if previous is not None and _same_passages(previous, chunks):
-        files = [previous / f"vectors-{key}.npy", *previous.glob(f"ann-{key}-*.usearch")]
+        files = [previous / f"vectors-{key}.npy", *previous.glob(f"ann-{key}-*")]
         try:
             for old in files:
                 os.link(old, build / old.name)
