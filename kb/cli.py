@@ -267,7 +267,7 @@ def models_group() -> None:
 @with_appcontext
 def models_export() -> None:
     """Export the sentence model to ONNX in instance/models, so search embeds queries without torch."""
-    from kb.search.onnx_embedder import ModelNotExportable, export_model, onnx_path
+    from kb.search.onnx_embedder import ModelNotExportable, export_model, onnx_path, quantize_for_queries, queries_path
     from kb.search.semantic import model_source
     from kb.site_state import models_of
 
@@ -279,6 +279,14 @@ def models_export() -> None:
         click.echo(f"not exported, PyTorch will serve it: {exc}", err=True)
         return
     click.echo(f"{'Exported' if wrote else 'Up to date'}: {target}")
+    if not current_settings().quantized_queries:
+        return
+    try:
+        wrote = quantize_for_queries(target, Path(source))
+    except ModelNotExportable as exc:
+        click.echo(f"no int8 copy: {exc}", err=True)
+        return
+    click.echo(f"{'Quantized' if wrote else 'Up to date'}: {queries_path(target)}")
 
 
 @cli.command("serve")

