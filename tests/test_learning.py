@@ -72,6 +72,32 @@ def test_a_helpful_answer_rises_for_a_question_in_other_words(learning: Flask) -
     assert learned(learning, UNRELATED, CANCEL)[0] == 0.0  # a question that means something else: untouched
 
 
+def test_suggestions_kept_for_a_question_expire_when_visitors_teach_the_ranking(
+    indexed_root: Path, tmp_path: Path
+) -> None:
+    # Many visitors type the same words, so a worker keeps each question's suggestions; a vote must still
+    # reach the next visitor who asks it once the evidence is reloaded (every LEARNING_REFRESH_SECONDS).
+    learning = learning_app(indexed_root, tmp_path / "kb.sqlite3", LEARNING_REFRESH_SECONDS=3600.0)
+    with learning.app_context():
+        searcher = snapshot().searcher
+        assert searcher is not None
+        first = searcher.suggest(SAME_MEANING, "en", threshold=0.0)
+        assert searcher.suggest(SAME_MEANING, "en", threshold=0.0)[0] is first[0]  # kept: the same objects
+        version = searcher.learned.version() if searcher.learned is not None else None
+    say(learning, CANCEL, True, ASKED)
+    with learning.app_context():
+        searcher = snapshot().searcher
+        assert searcher is not None and searcher.learned is not None
+        assert searcher.suggest(SAME_MEANING, "en", threshold=0.0)[0] is first[0]  # not reloaded yet
+        searcher.learned.forget()  # type: ignore[attr-defined]  # as when the refresh interval has passed
+        again = searcher.suggest(SAME_MEANING, "en", threshold=0.0)
+        assert searcher.learned.version() != version
+        assert again[0] is not first[0]
+        score = {h.id: h.score for h in again}
+        before = {h.id: h.score for h in first}
+        assert score[CANCEL] > before[CANCEL]  # the vote counted: not the kept answer
+
+
 def test_evidence_keeps_the_meaning_not_the_words(learning: Flask) -> None:
     visitor = say(learning, CANCEL, True, ASKED)
     stored = rows(learning)

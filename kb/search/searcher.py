@@ -27,6 +27,7 @@ from kb.search.indexer import current_build, read_manifest
 from kb.search.keyword import KeywordIndex
 from kb.search.learned import Learned
 from kb.search.names import Names, load_names
+from kb.search.recent import Recent
 from kb.search.semantic import Embedder, reads
 from kb.search.snippets import snippet
 from kb.search.synonyms import load_synonyms
@@ -41,13 +42,14 @@ log = logging.getLogger(__name__)
 MODES = ("hybrid", "keyword", "semantic")
 MAX_QUERY = 1000  # a contact-form subject and message of a few sentences; the models truncate further
 POOL = 50
+SUGGESTIONS_KEPT = 2048  # questions whose suggestions a worker keeps (a few MB)
 CODE = re.compile(r"[^\W\d_]{1,6}-\d{3,}[\w-]*")  # an error code or identifier, as the analysers keep it
 RARE = 5  # a code found in more articles than this identifies nothing
 WORD = re.compile(r"\w+")
 GLOSS_LOCALE = "en"  # the glossary gives English terms; MiniLM reads English
 
 
-@dataclass
+@dataclass(frozen=True)
 class Hit:
     """One article in the results, with the section that answers and how sure we are."""
 
@@ -133,6 +135,7 @@ class Searcher:
         self.confidence = confidence.load_model()
         self.learned: Learned | None = None  # attached by kb.learning when learning from votes is on
         self._untranslated_cache: dict[tuple[str, str], bool] = {}
+        self._suggested: Recent[tuple[object, ...], tuple[Hit, ...]] = Recent(SUGGESTIONS_KEPT)
         self.threshold = threshold
         manifest = read_manifest(build)
         self.build_id = manifest.get("build_id", build.name)
@@ -450,12 +453,22 @@ class Searcher:
         return result
 
     def suggest(self, query: str, locale: str, limit: int = 3, threshold: float | None = None) -> list[Hit]:
-        """At most ``limit`` articles we are confident answer ``query``, or nothing."""
+        """At most ``limit`` articles we are confident answer ``query``, or nothing.
+
+        Kept per build for the questions asked lately (many visitors type the same prefixes), until what
+        visitors taught the ranking changes.
+        """
         cut = self.threshold if threshold is None else threshold
+        key = (query, locale, limit, cut, self.learned.version() if self.learned is not None else None)
+        kept = self._suggested.get(key)
+        if kept is not None:
+            return list(kept)
         found = self.ranking(query, locale, "hybrid")
         confident = [c for c in found.candidates[:limit] if c.confidence >= cut]
         stems = QueryStems(self.keyword, query)
-        return [self._hit(c, locale, found.model_text, stems) for c in confident]
+        hits = tuple(self._hit(c, locale, found.model_text, stems) for c in confident)
+        self._suggested.put(key, hits)
+        return list(hits)
 
     def _hit(self, c: Candidate, locale: str, semantic_text: str, query_stems: dict[str, set[str]]) -> Hit:
         article = self.library.by_id(c.article_id)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+
+from kb.search.recent import Recent
 
 if TYPE_CHECKING:
     from kb.config import Settings
@@ -53,18 +54,11 @@ class QueryCache:
         return self.encode([text])[0]
 
     def encode_query(self, text: str) -> np.ndarray:
-        cache: OrderedDict[str, np.ndarray] = self.__dict__.setdefault("_queries", OrderedDict())
-        lock: threading.Lock = self.__dict__.setdefault("_queries_lock", threading.Lock())
-        with lock:
-            found = cache.get(text)
-            if found is not None:
-                cache.move_to_end(text)
-                return found
-        found = self.embed_query(text)
-        with lock:
-            cache[text] = found
-            if len(cache) > self.size:
-                cache.popitem(last=False)
+        cache: Recent[str, np.ndarray] = self.__dict__.setdefault("_queries", Recent(self.size))
+        found = cache.get(text)
+        if found is None:
+            found = self.embed_query(text)
+            cache.put(text, found)
         return found
 
 
