@@ -135,7 +135,7 @@ class Searcher:
         self.confidence = confidence.load_model()
         self.learned: Learned | None = None  # attached by kb.learning when learning from votes is on
         self._untranslated_cache: dict[tuple[str, str], bool] = {}
-        self._suggested: Recent[tuple[object, ...], tuple[Hit, ...]] = Recent(SUGGESTIONS_KEPT)
+        self.suggested: Recent[tuple[object, ...], tuple[Hit, ...]] = Recent(SUGGESTIONS_KEPT)
         self.threshold = threshold
         manifest = read_manifest(build)
         self.build_id = manifest.get("build_id", build.name)
@@ -460,14 +460,14 @@ class Searcher:
         """
         cut = self.threshold if threshold is None else threshold
         key = (query, locale, limit, cut, self.learned.version() if self.learned is not None else None)
-        kept = self._suggested.get(key)
+        kept = self.suggested.get(key)
         if kept is not None:
             return list(kept)
         found = self.ranking(query, locale, "hybrid")
         confident = [c for c in found.candidates[:limit] if c.confidence >= cut]
         stems = QueryStems(self.keyword, query)
         hits = tuple(self._hit(c, locale, found.model_text, stems) for c in confident)
-        self._suggested.put(key, hits)
+        self.suggested.put(key, hits)
         return list(hits)
 
     def _hit(self, c: Candidate, locale: str, semantic_text: str, query_stems: dict[str, set[str]]) -> Hit:
