@@ -46,6 +46,7 @@ import numpy as np  # noqa: E402
 
 from kb.config import Settings  # noqa: E402
 from kb.content import Article, Library, load_library  # noqa: E402
+from kb.content.render_cache import kept_in  # noqa: E402
 from kb.search import Searcher, open_searcher  # noqa: E402
 from kb.search.evaluate import read_search_tests  # noqa: E402
 from kb.search.indexer import BuildReport, build_index, current_build, read_manifest  # noqa: E402
@@ -295,10 +296,10 @@ def reindex_one_edit(articles: Path, index_dir: Path, embedders: dict[str, Any])
         original + "\nEdited for the latency benchmark: points also count for gift cards.\n", encoding="utf-8"
     )
     started = time.perf_counter()
-    report = build_index(load_library(articles), index_dir, embedders)
+    report = build_index(load_library(articles, rendered=kept_in(index_dir)), index_dir, embedders)  # as kb index
     seconds = time.perf_counter() - started
     path.write_text(original, encoding="utf-8")
-    build_index(load_library(articles), index_dir, embedders)
+    build_index(load_library(articles, rendered=kept_in(index_dir)), index_dir, embedders)
     return seconds, report
 
 
@@ -330,7 +331,7 @@ def generated_index(count: int, seed: int, rebuild: bool, embedders: dict[str, E
         print(f"generating {count} articles in {articles} ...", file=sys.stderr, flush=True)
         generate(demo, count, seed, articles)
         (root / "generated").write_text("ok")
-    library = load_library(articles)
+    library = load_library(articles, rendered=kept_in(index_dir))
     manifest = read_manifest(current_build(index_dir))
     fresh = manifest.get("articles") == {a.id: a.content_hash for a in library} and stats_file.exists()
     if not fresh or manifest.get("models") != {k: e.name for k, e in embedders.items()}:
@@ -362,7 +363,7 @@ def demo_corpus(models: Models, search_q: list[Query], suggest_q: list[Query]) -
     with tempfile.TemporaryDirectory(prefix="kb-bench-") as tmp:
         demo_dir, index_dir = Path(tmp) / "articles", Path(tmp) / "search_index"
         shutil.copytree(DEMO, demo_dir)
-        library = load_library(demo_dir)
+        library = load_library(demo_dir, rendered=kept_in(index_dir))
         started = time.perf_counter()
         report = build_index(library, index_dir, embedders)
         seconds = time.perf_counter() - started

@@ -38,11 +38,12 @@ def _settings() -> dict:
 def _build(quiet: bool = False, build_id: str | None = None) -> tuple[BuildReport, Library]:
     """Build or update the search index from the articles; return the report and the library."""
     from kb.content import load_library
+    from kb.content.render_cache import kept_in
     from kb.search.indexer import build_index
     from kb.site_state import models_of
 
     settings = current_settings()
-    library = load_library(settings.articles_dir)
+    library = load_library(settings.articles_dir, rendered=kept_in(settings.search_index_dir))
     embedders = models_of(current_app).embedders(settings)
     bar: dict[str, object] = {}
 

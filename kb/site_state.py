@@ -17,6 +17,7 @@ from flask import Flask, current_app
 
 from kb.config import Settings, settings_of
 from kb.content import Library, load_library
+from kb.content.render_cache import kept_in
 
 if TYPE_CHECKING:
     from kb.learning import LearnedRanking
@@ -65,7 +66,7 @@ class SiteState:
     def _open(self, build_id: str) -> Snapshot:
         from kb.search import open_searcher
 
-        library = load_library(self.articles_dir)
+        library = load_library(self.articles_dir, rendered=kept_in(self.index_dir))
         searcher = None
         if build_id:
             try:

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from kb.content.article import Article, Problem
 from kb.content.render import render
+from kb.content.render_cache import RenderCache
 
 _ARTICLE_URL = re.compile(r"/([\w-]+)/articles/([\w-]+)/?")
 _FENCE = re.compile(r"^\s*(```|~~~)")
@@ -35,8 +36,9 @@ def resolve(article: Article, href: str, by_path: dict[str, Article]) -> tuple[A
     return None, "", False
 
 
-def render_article(article: Article, by_path: dict[str, Article]) -> None:
-    """Render the article's body once, links to other articles becoming their URLs."""
+def render_article(article: Article, by_path: dict[str, Article], cache: RenderCache | None = None) -> None:
+    """Render the article's body once, links to other articles becoming their URLs (a rendering kept
+    from an earlier load when it still holds)."""
 
     def url_of(href: str) -> str | None:
         target, anchor, is_article = resolve(article, href, by_path)
@@ -44,7 +46,7 @@ def render_article(article: Article, by_path: dict[str, Article]) -> None:
             return None
         return target.url + (f"#{anchor}" if anchor else "")
 
-    rendered = render(article.body, url_of)
+    rendered = cache.render(article.body, url_of) if cache is not None else render(article.body, url_of)
     article.html, article.toc, article.sections = rendered.html, rendered.toc, rendered.sections
     article.links, article.anchors = rendered.links, rendered.anchors
 

@@ -16,14 +16,18 @@ from kb.content.article import Article, Category, Problem
 from kb.content.git_dates import Revision, file_revision, git_revisions
 from kb.content.library import Library
 from kb.content.links import check_references, render_article
+from kb.content.render_cache import RenderCache
 
 log = logging.getLogger(__name__)
 
 KNOWN_KEYS = {"title", "summary", "tags", "order", "aliases", "related", "draft", "translation_of", "contexts"}
 
 
-def load_library(root: Path | str, include_drafts: bool = False) -> Library:
-    """Read, validate and render every article under ``root``; problems are collected, never raised."""
+def load_library(root: Path | str, include_drafts: bool = False, rendered: Path | None = None) -> Library:
+    """Read, validate and render every article under ``root``; problems are collected, never raised.
+
+    ``rendered``: a file where renderings are kept between loads (``kb.content.render_cache``).
+    """
     root = Path(root)
     problems: list[Problem] = []
     if not root.is_dir():
@@ -46,8 +50,10 @@ def load_library(root: Path | str, include_drafts: bool = False) -> Library:
                 categories[key] = Category(article.locale, article.category, _title_from(article.category))
     broken = _check_unique(parsed, problems)
     by_path = {a.path: a for a in parsed}
+    cache = RenderCache(rendered)
     for article in parsed:
-        render_article(article, by_path)
+        render_article(article, by_path, cache)
+    cache.save()
     for article in parsed:
         broken |= check_references(article, parsed, by_path, problems)
     served = [a for a in parsed if a.path not in broken and (include_drafts or not a.draft)]

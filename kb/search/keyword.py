@@ -30,6 +30,7 @@ QUERY_PHRASE_FIELDS = ("title", "body")  # the question's words in order, booste
 SYNONYM_PHRASE_FIELDS = phrases.FIELDS  # a synonym of several words
 FIXES_KEPT = 20_000  # unknown words (visitors' typing) whose correction a process remembers
 RECENT_TEXTS = 64  # texts whose stems a process remembers: one question is analysed by several steps
+STALE_SHARE = 0.1  # share of stale documents (edited or removed) past which an edit rewrites the whole index
 LATIN_WORD = re.compile(r"[a-zà-ÿœæ]+")  # spelling correction is for alphabetic scripts we can judge
 
 
@@ -85,19 +86,27 @@ def document(article: Article) -> dict[str, str]:
 def write_index(
     folder: Path, locale: str, articles: Iterable[Article], removed: Iterable[str], previous: Path | None
 ) -> None:
-    """Write the locale's index into ``folder``: copy the previous build and update only what changed."""
+    """Write the locale's index into ``folder``: copy the previous build and update only what changed.
+
+    An edit adds a small segment beside the others (Whoosh merges small ones as they pile up) instead
+    of rewriting the whole index: at 10,000 articles that rewrite took 88 s of a one-article edit. Once
+    a tenth of the documents are stale copies (deleted but still counted in Whoosh's statistics), the
+    index is rewritten whole, so scores stay close to a fresh build's.
+    """
     if previous is not None and index.exists_in(str(previous)):
         shutil.copytree(previous, folder)
         ix = index.open_dir(str(folder))
     else:
         folder.mkdir(parents=True, exist_ok=True)
         ix = index.create_in(str(folder), schema_for(locale))
+    articles, removed = list(articles), list(removed)
+    stale = ix.doc_count_all() - ix.doc_count() + len(removed) + len(articles)  # at most: new ones are not stale
     writer = ix.writer(limitmb=128)
     for article_id in removed:
         writer.delete_by_term("id", article_id)
     for article in articles:
         writer.update_document(**document(article))
-    writer.commit(optimize=True)
+    writer.commit(optimize=stale > STALE_SHARE * max(1, ix.doc_count_all()))
     postings.save(postings.read_whoosh(folder, FIELDS), folder)  # the arrays follow every rewrite
     phrases.save(phrases.read_whoosh(folder), folder)
 

@@ -1,0 +1,91 @@
+"""Rendered article bodies kept between loads of the articles tree.
+
+Markdown is most of reading a large help center (155 s at 10,000 articles, in every worker each time a
+build lands), and an edit changes a few bodies. A body renders the same whenever its text and the URLs
+its links resolve to are the same, so each rendering is kept with the links it asked about and reused
+only while every one of them still resolves as it did.
+
+The file is kb's own (written in the search index folder, which only ``kb index`` and the site write);
+one of another format, or unreadable, is ignored and written again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import pickle
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from kb.content.render import LinkResolver, Rendered, render
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1  # bump when rendering changes: older files are then ignored
+
+
+def kept_in(index_dir: Path) -> Path:
+    """The file of kept renderings of the site whose search index lives in ``index_dir``."""
+    return index_dir / "rendered-articles.pickle"
+
+
+@dataclass(frozen=True)
+class Kept:
+    rendered: Rendered
+    urls: tuple[tuple[str, str | None], ...]  # each link the body asked about, and what it resolved to
+
+
+class RenderCache:
+    """Renderings read from ``path`` (none when None), reused while they still hold; ``save`` keeps this load's."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._old: dict[str, Kept] = _read(path) if path is not None else {}
+        self._new: dict[str, Kept] = {}
+        self.reused = 0
+
+    def render(self, body: str, resolve: LinkResolver) -> Rendered:
+        key = hashlib.sha256(body.encode("utf-8")).hexdigest()
+        kept = self._new.get(key) or self._old.get(key)
+        if kept is not None and all(resolve(href) == url for href, url in kept.urls):
+            self._new[key] = kept
+            self.reused += 1
+            return kept.rendered
+        asked: list[tuple[str, str | None]] = []
+
+        def recording(href: str) -> str | None:
+            url = resolve(href)
+            asked.append((href, url))
+            return url
+
+        rendered = render(body, recording)
+        self._new[key] = Kept(rendered, tuple(asked))
+        return rendered
+
+    def save(self) -> None:
+        """Write this load's renderings (only theirs: bodies gone are dropped), unless nothing changed."""
+        if self.path is None or self._new.keys() == self._old.keys() and self.reused == len(self._new):
+            return
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with tmp.open("wb") as out:
+                pickle.dump((FORMAT, self._new), out, protocol=pickle.HIGHEST_PROTOCOL)
+            tmp.replace(self.path)
+        except OSError as exc:  # a read-only folder: the next load renders again, nothing is lost
+            log.warning("could not keep rendered articles in %s: %s", self.path, exc)
+            tmp.unlink(missing_ok=True)
+
+
+def _read(path: Path) -> dict[str, Kept]:
+    try:
+        with path.open("rb") as found:
+            fmt, kept = pickle.load(found)
+    except FileNotFoundError:
+        return {}
+    except Exception as exc:  # truncated, another format, another kb: render again
+        log.warning("ignoring %s: %s", path, exc)
+        return {}
+    return kept if fmt == FORMAT and isinstance(kept, dict) else {}
