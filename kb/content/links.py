@@ -52,11 +52,11 @@ def render_article(article: Article, by_path: dict[str, Article], cache: RenderC
 
 
 def check_references(
-    article: Article, parsed: list[Article], by_path: dict[str, Article], problems: list[Problem]
+    article: Article, slugs: set[str], by_path: dict[str, Article], problems: list[Problem]
 ) -> set[str]:
-    """Check related slugs and links to other articles and anchors; return the path if broken."""
+    """Check related slugs (``slugs``: those of the article's locale) and links to other articles and
+    anchors; return the path if broken."""
     found: list[Problem] = []
-    slugs = {a.slug for a in parsed if a.locale == article.locale}
     for slug in article.related:
         if slug not in slugs:
             line = article.meta_lines.get("related", 1)
