@@ -107,7 +107,8 @@ def test_a_full_disk_under_gunicorn_keeps_every_worker_and_every_word(tmp_path: 
         base = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 600
-            while Browser(base).open("/healthz")[0] != 200:
+            # gunicorn forks its workers one after another: the first may answer before the second exists
+            while Browser(base).open("/healthz")[0] != 200 or len(workers(server.pid)) < 2:
                 assert server.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
                 time.sleep(0.5)
             before = workers(server.pid)
