@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 from kb.content.article import Article, Problem
-from kb.content.render import render
 from kb.content.render_cache import RenderCache
 
 _ARTICLE_URL = re.compile(r"/([\w-]+)/articles/([\w-]+)/?")
@@ -36,7 +35,7 @@ def resolve(article: Article, href: str, by_path: dict[str, Article]) -> tuple[A
     return None, "", False
 
 
-def render_article(article: Article, by_path: dict[str, Article], cache: RenderCache | None = None) -> None:
+def render_article(article: Article, by_path: dict[str, Article], cache: RenderCache) -> None:
     """Render the article's body once, links to other articles becoming their URLs (a rendering kept
     from an earlier load when it still holds)."""
 
@@ -46,7 +45,7 @@ def render_article(article: Article, by_path: dict[str, Article], cache: RenderC
             return None
         return target.url + (f"#{anchor}" if anchor else "")
 
-    rendered = cache.render(article.body, url_of) if cache is not None else render(article.body, url_of)
+    rendered = cache.render(article.body, url_of)
     article.html, article.toc, article.sections = rendered.html, rendered.toc, rendered.sections
     article.links, article.anchors = rendered.links, rendered.anchors
 

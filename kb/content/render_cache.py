@@ -45,6 +45,7 @@ class RenderCache:
         self._old: dict[str, Kept] = _read(path) if path is not None else {}
         self._new: dict[str, Kept] = {}
         self.reused = 0
+        self._rendered = False  # a body was rendered this load: the file is out of date
 
     def render(self, body: str, resolve: LinkResolver) -> Rendered:
         key = hashlib.sha256(body.encode("utf-8")).hexdigest()
@@ -62,11 +63,12 @@ class RenderCache:
 
         rendered = render(body, recording)
         self._new[key] = Kept(rendered, tuple(asked))
+        self._rendered = True
         return rendered
 
     def save(self) -> None:
         """Write this load's renderings (only theirs: bodies gone are dropped), unless nothing changed."""
-        if self.path is None or self._new.keys() == self._old.keys() and self.reused == len(self._new):
+        if self.path is None or not self._rendered and self._new.keys() == self._old.keys():
             return
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:

@@ -69,15 +69,21 @@ def queries_path(target: Path) -> Path:
     return target.with_name(f"{target.stem}.int8.onnx")
 
 
+def copy_is_current(target: Path) -> bool:
+    """Whether the int8 copy of ``target`` exists and was made from it as it is now."""
+    copy = queries_path(target)
+    return copy.exists() and copy.stat().st_mtime_ns >= target.stat().st_mtime_ns
+
+
 def quantize_for_queries(target: Path, model_dir: Path) -> bool:
     """Write the int8 query copy of the export ``target`` unless a current one exists; True when it wrote.
 
     A copy whose vectors stray below ``QUERY_COSINE`` of the float32 ones on the check sentences is
     not kept: questions are then embedded in float32, as before.
     """
-    out = queries_path(target)
-    if out.exists() and out.stat().st_mtime_ns >= target.stat().st_mtime_ns:
+    if copy_is_current(target):
         return False
+    out = queries_path(target)
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -94,7 +100,6 @@ def quantize_for_queries(target: Path, model_dir: Path) -> bool:
             op_types_to_quantize=["MatMul"],
             nodes_to_exclude=keep,
         )
-        logging.disable(logging.NOTSET)
         full = OnnxEmbedder(target, model_dir, target.stem)
         copy = OnnxEmbedder(partial, model_dir, target.stem)
         sentences = list(CHECK_SENTENCES)
@@ -106,8 +111,6 @@ def quantize_for_queries(target: Path, model_dir: Path) -> bool:
     finally:
         logging.disable(logging.NOTSET)
         partial.unlink(missing_ok=True)
-        for extra in partial.parent.glob(f"{partial.name}*"):  # quantize_dynamic's side files, if any
-            extra.unlink(missing_ok=True)
     return True
 
 

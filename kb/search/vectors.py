@@ -153,13 +153,13 @@ class VectorIndex:
         """The best passage cosine of every article, in ``self.articles`` order (a full scan)."""
         if len(self.article_ids) == 0:
             return np.zeros(0, dtype=np.float32)
-        return np.maximum.reduceat(self._dot(self.dense if self.ann is None else self.vectors, query), self.starts)
+        return np.maximum.reduceat(self._dot(self.scored, query), self.starts)
 
     def best_row(self, article_id: str, query: np.ndarray) -> int:
         """The row of ``article_id``'s passage nearest to ``query``."""
         i = self.position[article_id]
         start, end = int(self.starts[i]), int(self.ends[i])
-        return start + int(np.argmax(self._dot((self.dense if self.ann is None else self.vectors)[start:end], query)))
+        return start + int(np.argmax(self._dot(self.scored[start:end], query)))
 
     def best_of(self, positions: np.ndarray, query: np.ndarray) -> np.ndarray:
         """The exact best passage cosine of the articles at ``positions`` (their rows only)."""
@@ -169,7 +169,7 @@ class VectorIndex:
         lengths = ends - starts
         offsets = np.cumsum(lengths) - lengths
         rows = np.repeat(starts - offsets, lengths) + np.arange(int(lengths.sum()))
-        return np.maximum.reduceat(self._dot((self.dense if self.ann is None else self.vectors)[rows], query), offsets)
+        return np.maximum.reduceat(self._dot(self.scored[rows], query), offsets)
 
     def top(self, best: np.ndarray, limit: int, allowed: set[str] | None = None) -> list[tuple[str, float]]:
         """The ``limit`` best articles by their best passage, optionally only among ``allowed``."""
@@ -188,6 +188,11 @@ class VectorIndex:
     def scores(self, query: np.ndarray) -> PassageScores:
         """Scores of this locale's articles for one query, computed only as far as they are asked for."""
         return PassageScores(self, query)
+
+    @property
+    def scored(self) -> np.ndarray:
+        """The rows cosines are computed from: the float32 copy of a small locale, else the float16 map."""
+        return self.dense if self.ann is None else self.vectors
 
     @staticmethod
     def _dot(matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
