@@ -2,7 +2,7 @@
 """Load the production server (gunicorn) on loopback and print what it serves.
 
     .venv/bin/python bench/load.py [--seconds 60] [--workers 2 4] [--database sqlite postgresql]
-                                   [--connections 16 64] [--only TRACE...] [--json]
+                                   [--connections 16 64] [--only TRACE...] [--corpus DIR] [--json]
 
 For each database (a throw-away SQLite file, or a PostgreSQL server started in a temporary folder) and each
 number of workers, starts `kb serve` on a free 127.0.0.1 port and replays each trace with wrk (Debian's
@@ -297,11 +297,16 @@ def database(kind: str, work: Path) -> Iterator[str]:
 
 
 @contextmanager
-def kb_serve(url: str, workers: int, threads: int, work: Path) -> Iterator[tuple[str, int, float]]:
-    """`kb serve` on a free port over the database at ``url``; yields its base URL, master pid and start time."""
+def kb_serve(
+    url: str, workers: int, threads: int, work: Path, corpus: Path | None = None
+) -> Iterator[tuple[str, int, float]]:
+    """`kb serve` on a free port over the database at ``url`` (and a generated ``corpus`` with its built
+    index, when given); yields its base URL, master pid and start time."""
     port = free_port()
+    folders = {"KB_ARTICLES_DIR": str(corpus / "articles"), "KB_SEARCH_INDEX_DIR": str(corpus / "search_index")}
     env = {
         **os.environ,
+        **(folders if corpus else {}),
         "HF_HUB_OFFLINE": "1",
         "KB_DATABASE_URL": url,
         "KB_RATELIMIT_ENABLED": "false",
@@ -338,7 +343,7 @@ def serve_traces(
     base: str, traces: dict[str, list[str]], wanted: list[str], args: argparse.Namespace, work: Path
 ) -> list[dict[str, Any]]:
     runs = []
-    cookie = returning_visitor(base)
+    cookie = returning_visitor(base) if "article page, returning visitor" in wanted else ""
     for connections in args.connections:
         for name in wanted:
             if name in ("contact tickets", "votes"):
@@ -363,10 +368,19 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=None, help=f"traces to run (default: all): {', '.join(TRACES)}")
     parser.add_argument("--no-nginx", action="store_true", help="skip the nginx ceiling")
     parser.add_argument("--json", action="store_true", help="one JSON object with every figure")
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        default=None,
+        help="serve a corpus built by search_latency.py (e.g. bench/out/corpus-10000-seed1-v2) instead of "
+        "the demo articles; the article and vote traces need a demo article and are refused",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install wrk")
     wanted = [t for t in TRACES if args.only is None or t in args.only]
+    if args.corpus and set(wanted) & {"article page", "article page, returning visitor", "votes"}:
+        raise SystemExit("--corpus has no demo article for the article and vote traces: choose others with --only")
     traces = {
         "article page": [ARTICLE],
         "article page, returning visitor": [ARTICLE],
@@ -390,10 +404,11 @@ def main() -> None:
                 for workers in args.workers:
                     if not args.json:
                         print(f"gunicorn {workers} workers x {args.threads} threads, {kind}:", flush=True)
-                    with kb_serve(url, workers, args.threads, work) as (base, master, first):
+                    with kb_serve(url, workers, args.threads, work, args.corpus) as (base, master, first):
                         served: dict[str, Any] = {"database": kind, "workers": workers, "first_answer_s": first}
                         served["memory_warm"] = memory(master)
-                        page = page or urllib.request.urlopen(f"{base}{ARTICLE}", timeout=30).read()
+                        if any(t.startswith("article") for t in wanted):
+                            page = page or urllib.request.urlopen(f"{base}{ARTICLE}", timeout=30).read()
                         served["traces"] = serve_traces(base, traces, wanted, args, work)
                         served["memory_after"] = memory(master)
                     result["servers"].append(served)

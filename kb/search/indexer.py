@@ -22,10 +22,10 @@ from kb.content import Library
 from kb.search.chunks import Chunk, chunk_article
 from kb.search.keyword import write_index
 from kb.search.semantic import Embedder, reads
-from kb.search.vectors import load_vectors, save_vectors, write_anns
+from kb.search.vectors import load_row_map, load_vectors, rows_path, save_vectors, write_anns
 
 KEEP_BUILDS = 3
-FORMAT = 9  # bump when the layout or the chunking changes, to force a full rebuild
+FORMAT = 10  # bump when the layout or the chunking changes, to force a full rebuild
 
 Progress = Callable[[int], None]
 
@@ -155,8 +155,9 @@ def _embed(
     if previous is not None and key is not None:
         try:
             old_vectors = load_vectors(previous / f"vectors-{key}.npy")
+            old_rows = load_row_map(previous / f"vectors-{key}.npy")
             old_chunks = json.loads((previous / "chunks.json").read_text())
-            known = {(c["id"], c["text"]): old_vectors[i] for i, c in enumerate(old_chunks)}
+            known = {(c["id"], c["text"]): old_vectors[int(old_rows[i])] for i, c in enumerate(old_chunks)}
         except (OSError, ValueError):
             known = {}
     vectors = np.zeros((len(chunks), embedder.dim), dtype=np.float32)
@@ -186,7 +187,8 @@ def _save_vectors(build: Path, key: str, vectors: np.ndarray, chunks: list[Chunk
     instead when its passages are the same (nothing to rewrite, no graph to rebuild)."""
     target = build / f"vectors-{key}.npy"
     if previous is not None and _same_passages(previous, chunks):
-        files = [previous / f"vectors-{key}.npy", *previous.glob(f"ann-{key}-*")]
+        files = [previous / f"vectors-{key}.npy", rows_path(previous / f"vectors-{key}.npy")]
+        files += previous.glob(f"ann-{key}-*")
         try:
             for old in files:
                 os.link(old, build / old.name)
@@ -195,7 +197,7 @@ def _save_vectors(build: Path, key: str, vectors: np.ndarray, chunks: list[Chunk
             for old in files:
                 (build / old.name).unlink(missing_ok=True)
     save_vectors(target, vectors)
-    write_anns(build, key, load_vectors(target), [c.article_id for c in chunks])
+    write_anns(build, key, vectors, [c.article_id for c in chunks])
 
 
 def _same_passages(previous: Path, chunks: list[Chunk]) -> bool:

@@ -31,7 +31,7 @@ from kb.search.recent import Recent
 from kb.search.semantic import Embedder, reads
 from kb.search.snippets import snippet
 from kb.search.synonyms import load_synonyms
-from kb.search.vectors import VectorIndex, ann_path, load_vectors, locale_rows, open_ann, take_rows
+from kb.search.vectors import VectorIndex, ann_path, load_row_map, load_vectors, locale_rows, open_ann, take_rows
 
 if TYPE_CHECKING:
     from kb.config import Settings
@@ -557,15 +557,17 @@ def _vector_indexes(build: Path, key: str, chunks: list[dict[str, str]]) -> dict
     """Split model ``key``'s memory-mapped passage matrix by locale, so a query scores only its own language's
     rows; a locale with a saved HNSW graph is searched through it."""
     matrix = load_vectors(build / f"vectors-{key}.npy")
+    of_row = load_row_map(build / f"vectors-{key}.npy", len(chunks))
     indexes = {}
     for locale, rows in locale_rows([c["id"] for c in chunks]).items():
         if not reads(key, locale):
             continue  # never embedded: an English-only model has no French rows to search
         indexes[locale] = VectorIndex(
-            take_rows(matrix, rows),
+            matrix,
             [chunks[r]["id"] for r in rows],
             [chunks[r]["anchor"] for r in rows],
             [chunks[r]["heading"] for r in rows],
             ann=open_ann(ann_path(build, key, locale)),
+            of_row=take_rows(of_row, rows),
         )
     return indexes
