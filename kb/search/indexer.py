@@ -106,14 +106,20 @@ def build_index(
         gone = [] if fresh else [i for i in report.removed if i.startswith(f"{locale}/")]
         write_index(build / "keyword" / locale, locale, todo, gone, None if fresh else prev_kw)
 
-    chunks = [c for a in library for c in chunk_article(a)]
+    old_chunks = _old_chunks(previous)
+    kept: dict[str, list[Chunk]] = {}
+    for c in old_chunks:
+        if c.article_id in articles and c.article_id not in dirty:
+            kept.setdefault(c.article_id, []).append(c)
+    chunks = [c for a in library for c in (kept.get(a.id) or chunk_article(a))]
     report.chunks_total = len(chunks)
     models = {}
     for key, embedder in embedders.items():
         reuse = previous is not None and old.get("models", {}).get(key) == embedder.name
         used = partial(reads, key)
-        vectors, embedded = _embed(chunks, embedder, used, previous, key if reuse else None, dirty, progress)
-        _save_vectors(build, key, vectors, chunks, previous if reuse and not embedded else None)
+        earlier = (previous, old_chunks) if reuse and previous is not None else None
+        vectors, embedded = _embed(chunks, embedder, used, earlier, key, dirty, progress)
+        _save_vectors(build, key, vectors, chunks, previous if reuse and not embedded else None, old_chunks)
         report.chunks_embedded += embedded
         models[key] = embedder.name
     report.model = ", ".join(models.values())
@@ -140,36 +146,51 @@ def build_index(
     return report
 
 
+def _old_chunks(previous: Path | None) -> list[Chunk]:
+    """The previous build's passages (an unchanged article's are taken as they are, not cut again)."""
+    if previous is None:
+        return []
+    try:
+        saved = json.loads((previous / "chunks.json").read_text())
+    except (OSError, ValueError):
+        return []
+    return [Chunk(c["id"], c["anchor"], c["heading"], c["text"]) for c in saved]
+
+
 def _embed(
     chunks: list[Chunk],
     embedder: Embedder,
     used: Callable[[str], bool],
-    previous: Path | None,
-    key: str | None,
+    earlier: tuple[Path, list[Chunk]] | None,
+    key: str,
     dirty: set[str],
     progress: Callable[[int, int], None] | None,
 ) -> tuple[np.ndarray, int]:
     """Vectors for every chunk of a locale the model is ``used`` for (zero rows elsewhere): reused by text
-    from the previous build where the article is unchanged."""
-    known: dict[tuple[str, str], np.ndarray] = {}
-    if previous is not None and key is not None:
+    from the ``earlier`` build (its folder and passages) where the article is unchanged."""
+    known: dict[tuple[str, str], int] = {}
+    old_vectors = np.zeros((0, embedder.dim), dtype=np.float16)
+    if earlier is not None:
+        previous, old_chunks = earlier
         try:
-            old_vectors = load_vectors(previous / f"vectors-{key}.npy")
-            old_rows = load_row_map(previous / f"vectors-{key}.npy")
-            old_chunks = json.loads((previous / "chunks.json").read_text())
-            known = {(c["id"], c["text"]): old_vectors[int(old_rows[i])] for i, c in enumerate(old_chunks)}
-        except (OSError, ValueError):
+            old_vectors = np.asarray(load_vectors(previous / f"vectors-{key}.npy"))
+            old_rows = np.asarray(load_row_map(previous / f"vectors-{key}.npy")).tolist()
+            known = {(c.article_id, c.text): old_rows[i] for i, c in enumerate(old_chunks)}
+        except (OSError, ValueError, IndexError):
             known = {}
     vectors = np.zeros((len(chunks), embedder.dim), dtype=np.float32)
-    todo = []
+    todo, reused, reused_from = [], [], []
     for i, chunk in enumerate(chunks):
         if not used(chunk.article_id.split("/", 1)[0]):
             continue  # never read (an English-only model's French rows): left zero
-        vector = None if chunk.article_id in dirty else known.get((chunk.article_id, chunk.text))
-        if vector is None:
+        found = None if chunk.article_id in dirty else known.get((chunk.article_id, chunk.text))
+        if found is None:
             todo.append(i)
         else:
-            vectors[i] = vector
+            reused.append(i)
+            reused_from.append(found)
+    if reused:
+        vectors[reused] = old_vectors[reused_from]
     # Passages of like length share a batch: a batch is padded to its longest, and mixed lengths
     # more than doubled the model's time on the demo articles.
     todo.sort(key=lambda i: len(chunks[i].text))
@@ -182,11 +203,13 @@ def _embed(
     return vectors, len(todo)
 
 
-def _save_vectors(build: Path, key: str, vectors: np.ndarray, chunks: list[Chunk], previous: Path | None) -> None:
+def _save_vectors(
+    build: Path, key: str, vectors: np.ndarray, chunks: list[Chunk], previous: Path | None, old_chunks: list[Chunk]
+) -> None:
     """Write the float16 vectors and the HNSW graphs of model ``key``; link the previous build's files
     instead when its passages are the same (nothing to rewrite, no graph to rebuild)."""
     target = build / f"vectors-{key}.npy"
-    if previous is not None and _same_passages(previous, chunks):
+    if previous is not None and old_chunks == chunks:
         files = [previous / f"vectors-{key}.npy", rows_path(previous / f"vectors-{key}.npy")]
         files += previous.glob(f"ann-{key}-*")
         try:
@@ -198,16 +221,6 @@ def _save_vectors(build: Path, key: str, vectors: np.ndarray, chunks: list[Chunk
                 (build / old.name).unlink(missing_ok=True)
     save_vectors(target, vectors)
     write_anns(build, key, vectors, [c.article_id for c in chunks])
-
-
-def _same_passages(previous: Path, chunks: list[Chunk]) -> bool:
-    try:
-        old = json.loads((previous / "chunks.json").read_text())
-    except (OSError, ValueError):
-        return False
-    return len(old) == len(chunks) and all(
-        o["id"] == c.article_id and o["text"] == c.text for o, c in zip(old, chunks, strict=True)
-    )
 
 
 def _prune(index_dir: Path, keep: str) -> None:

@@ -23,6 +23,9 @@ from kb.search.semantic import reads
 # 3.8 / 4.9 ms with its rescoring (MiniLM, bench/README.md); the graph's time barely grows, the scan's does.
 GRAPH_ABOVE = 30_000
 APPROXIMATE_ABOVE = 10_000  # passages of a category below which a filtered query scores all of them exactly
+# Rows up to which every article's best passage is gathered from the scan at once, as a small locale needs
+# most of them anyway (other languages, levelled translations); above, the nearest are read off the vectors.
+GATHER_UP_TO = 20_000
 CONNECTIVITY = 32  # 16 missed lone short passages ("Pro"): recall of the exact top 50, 0.9974 -> 0.9996 (MiniLM)
 EXPANSION_ADD = 256
 EXPANSION_SEARCH = 256
@@ -211,7 +214,12 @@ class VectorIndex:
         if self.of_row is not None:
             self.of_row = np.asarray(self.of_row)
         self.dense = np.zeros((0, 0), np.float32)
-        if self.ann is None:  # scanned whole: this locale's distinct vectors as float32 (BLAS has no float16)
+        # Scanned whole, as float32 (BLAS has no float16 product): a small locale row by row, as its articles'
+        # best passages are all gathered at once; a large one each distinct vector once.
+        self.per_row = self.ann is None and len(self.article_ids) <= GATHER_UP_TO
+        if self.per_row:
+            self.dense = np.asarray(self.vectors if self.of_row is None else self.vectors[self.of_row], np.float32)
+        elif self.ann is None:
             ids = self.of_row if self.of_row is not None else np.arange(len(self.article_ids))
             used, local = np.unique(ids, return_inverse=True)
             self.dense = np.asarray(self.vectors[used], dtype=np.float32)
@@ -219,7 +227,7 @@ class VectorIndex:
             self.held = Owners.of_rows(self.local_of_row, article_positions(self.article_ids), len(used))
 
     def scan(self, query: np.ndarray) -> np.ndarray:
-        """The cosine of each of this locale's distinct vectors (a locale without a graph)."""
+        """The cosine of each row of a small locale, or of each distinct vector of a larger one without a graph."""
         return self._dot(self.dense, query)
 
     def best_per_article(self, query: np.ndarray) -> np.ndarray:
@@ -232,12 +240,14 @@ class VectorIndex:
 
     def best_from(self, scanned: np.ndarray) -> np.ndarray:
         """Every article's best passage cosine, from ``scan``'s cosines."""
-        return np.maximum.reduceat(scanned[self.local_of_row], self.starts)
+        return np.maximum.reduceat(scanned if self.per_row else scanned[self.local_of_row], self.starts)
 
     def best_row(self, article_id: str, query: np.ndarray) -> int:
         """The row of ``article_id``'s passage nearest to ``query``."""
         i = self.position[article_id]
         start, end = int(self.starts[i]), int(self.ends[i])
+        if self.per_row:
+            return start + int(np.argmax(self._dot(self.dense[start:end], query)))
         return start + int(np.argmax(self._row_scores(np.arange(start, end), query)))
 
     def best_of(self, positions: np.ndarray, query: np.ndarray, scanned: np.ndarray | None = None) -> np.ndarray:
@@ -249,11 +259,16 @@ class VectorIndex:
         lengths = ends - starts
         offsets = np.cumsum(lengths) - lengths
         rows = np.repeat(starts - offsets, lengths) + np.arange(int(lengths.sum()))
-        cosines = scanned[self.local_of_row[rows]] if scanned is not None else self._row_scores(rows, query)
+        if scanned is not None:
+            cosines = scanned[rows] if self.per_row else scanned[self.local_of_row[rows]]
+        else:
+            cosines = self._row_scores(rows, query)
         return np.maximum.reduceat(cosines, offsets)
 
     def _row_scores(self, rows: np.ndarray, query: np.ndarray) -> np.ndarray:
         """The cosine of each of ``rows``: a vector that several rows share is computed once."""
+        if self.per_row:
+            return self._dot(self.dense[rows], query)
         if self.ann is None:
             return self._dot(self.dense[self.local_of_row[rows]], query)
         if self.of_row is None:
@@ -294,8 +309,10 @@ class VectorIndex:
         if n == 0:
             return []
         k = min(n, limit)
-        top = np.argpartition(-best, k - 1)[:k] if k < n else np.arange(n)
-        order = top[np.argsort(-best[top], kind="stable")]
+        top = np.arange(n)
+        if k < n:  # the k best, and every article tied with the last of them
+            top = np.flatnonzero(best >= best[np.argpartition(-best, k - 1)[:k]].min())
+        order = top[np.lexsort((top, -best[top]))][:k]  # ties in article order, as every other path ranks them
         order = order[np.isfinite(best[order])]
         return list(zip([self.articles[i] for i in order.tolist()], best[order].tolist(), strict=True))
 
@@ -330,6 +347,7 @@ class PassageScores:
         self.index = index
         self.query = np.asarray(query, dtype=np.float32)
         self.scanned = index.scan(self.query) if index.ann is None else None
+        self.full = index.best_from(self.scanned) if index.per_row and self.scanned is not None else None
         self.known: dict[int, float] = {}
 
     def top(self, limit: int, allowed: set[str] | None = None) -> list[tuple[str, float]]:
@@ -338,6 +356,8 @@ class PassageScores:
         graph = index.ann
         if graph is None:  # no graph: every distinct vector was scored when this was made
             assert self.scanned is not None
+            if self.full is not None:
+                return index.top(self.full, limit, allowed)
             if allowed is None:
                 return index.nearest(self.scanned, limit)
             return index.top(index.best_from(self.scanned), limit, allowed)
@@ -366,6 +386,8 @@ class PassageScores:
         """The exact best passage cosine of each of ``article_ids`` that this locale holds."""
         index = self.index
         positions = [index.position[a] for a in article_ids if a in index.position]
+        if self.full is not None:
+            return {index.articles[p]: float(self.full[p]) for p in positions}
         todo = np.asarray([p for p in dict.fromkeys(positions) if p not in self.known], dtype=np.int64)
         if len(todo):
             found = index.best_of(todo, self.query, self.scanned)
