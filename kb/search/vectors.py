@@ -188,9 +188,9 @@ class VectorIndex:
     repeat a passage share one); without it each row is its own vector. ``ann`` is an HNSW graph over the
     same passages, used instead of a full scan when given.
 
-    Without a graph, a query is scored against each distinct vector once, and the nearest articles are read
-    off the vectors in order of cosine: an article's best passage is the first of its vectors met, so the
-    scan is exact and nothing is scored twice.
+    Without a graph the locale is scanned whole: a small one row by row; a larger one each distinct vector
+    once, its nearest articles read off the vectors in order of cosine (an article's best passage is the
+    first of its vectors met, so the scan is exact and nothing is scored twice).
     """
 
     vectors: np.ndarray  # shape (distinct, dim)
