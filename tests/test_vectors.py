@@ -191,6 +191,11 @@ def test_a_graph_is_written_only_for_many_distinct_vectors(tmp_path: Path) -> No
         build.mkdir()
         write_anns(build, "usem3", rows, [f"en/a{i // 3}" for i in range(900)], above=500)
         assert (build / "ann-usem3-en.usearch").exists() is expected
+        counted = tmp_path / f"{distinct}-counted"  # the count taken from save_vectors's row map, as the indexer does
+        counted.mkdir()
+        of_row = save_vectors(counted / "vectors-usem3.npy", rows)
+        write_anns(counted, "usem3", rows, [f"en/a{i // 3}" for i in range(900)], above=500, of_row=of_row)
+        assert (counted / "ann-usem3-en.usearch").exists() is expected
 
 
 def test_a_search_through_the_graph_ranks_as_the_full_scan_does(

@@ -219,8 +219,8 @@ def _save_vectors(
         except OSError:  # a file system without hard links: write them again
             for old in files:
                 (build / old.name).unlink(missing_ok=True)
-    save_vectors(target, vectors)
-    write_anns(build, key, vectors, [c.article_id for c in chunks])
+    of_row = save_vectors(target, vectors)
+    write_anns(build, key, vectors, [c.article_id for c in chunks], of_row=of_row)
 
 
 def _prune(index_dir: Path, keep: str) -> None:

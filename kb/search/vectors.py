@@ -33,7 +33,7 @@ RESCORE = 2  # articles scored exactly per article wanted from the graph
 FOUND_PER_ARTICLE = 4  # distinct passages asked of the graph per article wanted (2 fell to 0.978 off-topic)
 
 
-def save_vectors(path: Path, vectors: np.ndarray) -> None:
+def save_vectors(path: Path, vectors: np.ndarray) -> np.ndarray:
     """Write ``vectors`` as float16, each distinct vector once, with the vector of every passage row
     beside it (``rows_path``); atomically: a reader never maps a half-written file.
 
@@ -48,6 +48,7 @@ def save_vectors(path: Path, vectors: np.ndarray) -> None:
     tmp = path.with_name(path.name + ".tmp.npy")
     np.save(tmp, half[first])
     tmp.replace(path)
+    return of_row
 
 
 def rows_path(path: Path) -> Path:
@@ -68,7 +69,7 @@ def load_row_map(path: Path, rows: int | None = None) -> np.ndarray:
 
 
 def read_rows(path: Path) -> np.ndarray:
-    """Every passage row's vector, one row per passage: a copy, for a build and for checks."""
+    """Every passage row's vector, one row per passage: a copy, for checks and tools."""
     return np.asarray(load_vectors(path)[np.asarray(load_row_map(path))])
 
 
@@ -407,13 +408,25 @@ def ann_path(build: Path, key: str, locale: str) -> Path:
     return build / f"ann-{key}-{locale}.usearch"
 
 
-def write_anns(build: Path, key: str, vectors: np.ndarray, article_ids: list[str], above: int = GRAPH_ABOVE) -> None:
-    """Write the HNSW graph of every locale that model ``key`` reads with more than ``above`` distinct vectors."""
+def write_anns(
+    build: Path,
+    key: str,
+    vectors: np.ndarray,
+    article_ids: list[str],
+    above: int = GRAPH_ABOVE,
+    of_row: np.ndarray | None = None,
+) -> None:
+    """Write the HNSW graph of every locale that model ``key`` reads with more than ``above`` distinct vectors
+    (counted from ``of_row``, ``save_vectors``'s row map, when given)."""
     for locale, rows in locale_rows(article_ids).items():
         if len(rows) <= above or not reads(key, locale):
             continue
         matrix = take_rows(vectors, rows)
-        if len(distinct_rows(np.asarray(matrix, dtype=np.float16))[0]) > above:
+        if of_row is not None:
+            distinct = len(np.unique(take_rows(of_row, rows)))
+        else:
+            distinct = len(distinct_rows(np.asarray(matrix, dtype=np.float16))[0])
+        if distinct > above:
             write_ann(ann_path(build, key, locale), matrix, [article_ids[r] for r in rows])
 
 
