@@ -20,6 +20,7 @@ from whoosh import index, scoring
 from whoosh.searching import Searcher as WhooshSearcher
 
 from kb.search import postings
+from kb.search.term_counts import Counts, ranges, save_fields
 
 FOLDER = "phrases"
 FIELDS = ("title", "summary", "tags", "body")  # the fields kb's phrase queries name
@@ -91,6 +92,25 @@ class Phrases:
         return total
 
 
+def from_counts(counts: Counts, boosts: dict[str, float]) -> Phrases:
+    """The arrays ``read_whoosh`` reads from a freshly written index, computed from the counts alone."""
+    return Phrases({name: _field_from_counts(counts, name, boosts[name]) for name in FIELDS if name in counts.fields})
+
+
+def _field_from_counts(counts: Counts, name: str, boost: float) -> FieldPositions:
+    scored = postings.score_field(counts, name, boost)
+    field = counts.fields[name]
+    first, last = field.positions_at[scored.entries], field.positions_at[scored.entries + 1]
+    return FieldPositions(
+        {counts.vocabulary[t]: k for k, t in enumerate(scored.terms.tolist())},
+        scored.offsets,
+        scored.docs,
+        scored.scores,
+        np.concatenate([[0], np.cumsum(last - first)]).astype(np.int64),
+        field.positions[ranges(first, last)].astype(np.int32),
+    )
+
+
 def read_whoosh(folder: Path) -> Phrases:
     """The phrase fields' postings with positions, read from the locale's Whoosh index."""
     ix = index.open_dir(str(folder))
@@ -124,12 +144,8 @@ def _read_field(searcher: WhooshSearcher, name: str) -> FieldPositions:
 
 
 def save(phrases: Phrases, folder: Path) -> None:
-    """One .npy file per array, so that every worker memory-maps the same pages."""
     target = folder / FOLDER
-    target.mkdir(exist_ok=True)
-    for name, field in phrases.fields.items():
-        for array in _ARRAYS:
-            np.save(target / f"{name}-{array}.npy", getattr(field, array))
+    save_fields(target, phrases.fields, _ARRAYS)
     terms = {name: list(field.terms) for name, field in phrases.fields.items()}
     (target / "terms.json").write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
 

@@ -9,13 +9,17 @@ of their weight vectors, exactly what Whoosh computes.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+import math
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from whoosh import index, scoring
 from whoosh.searching import Searcher as WhooshSearcher
+from whoosh.util.numeric import _length_byte_cache
+
+from kb.search.term_counts import Counts
 
 SCORES = "scores.npz"
 VOCABULARY = "vocabulary.json"
@@ -85,28 +89,117 @@ def _read(searcher: WhooshSearcher, fields: list[str]) -> Postings:
             term_parts.append(np.full(len(found.docs), t, dtype=np.int64))
             doc_parts.append(found.docs)
             score_parts.append(found.scores)
-    if term_parts:
-        term_of, doc_of, score = np.concatenate(term_parts), np.concatenate(doc_parts), np.concatenate(score_parts)
-    else:
-        term_of, doc_of, score = np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64)
-    # One posting per (term, document): the fields' scores summed, in the fields' order as Whoosh adds them.
+    term_parts.append(np.zeros(0, np.int64))  # none at all: empty arrays
+    doc_parts.append(np.zeros(0, np.int64))
+    score_parts.append(np.zeros(0, np.float64))
+    scored = (np.concatenate(term_parts), np.concatenate(doc_parts), np.concatenate(score_parts))
+    coverage_df = np.array([df_body_title.get(t, 0) for t in terms], dtype=np.int64)
+    words = {w.decode("utf-8") if isinstance(w, bytes) else w for w in reader.lexicon("words")}
+    return _combine(n, terms, scored, coverage_df, ids, categories, words)
+
+
+def _combine(
+    n: int,
+    terms: dict[str, int],
+    found: tuple[np.ndarray, np.ndarray, np.ndarray],
+    coverage_df: np.ndarray,
+    ids: list[str],
+    categories: list[str],
+    words: set[str],
+) -> Postings:
+    """One posting per (term, document): the fields' scores summed, in the fields' order as Whoosh adds them."""
+    term_of, doc_of, score = found
     keys, first = np.unique(term_of * max(n, 1) + doc_of, return_inverse=True)
     weights = np.zeros(len(keys), dtype=np.float64)
     np.add.at(weights, first, score)
     term_ids = keys // max(n, 1)
     offsets = np.searchsorted(term_ids, np.arange(len(terms) + 1)).astype(np.int64)
-    coverage_df = np.array([df_body_title.get(t, 0) for t in terms], dtype=np.int64)
-    words = {w.decode("utf-8") if isinstance(w, bytes) else w for w in reader.lexicon("words")}
     return Postings(
         terms,
         offsets,
         (keys % max(n, 1)).astype(np.int32),
         weights,
         coverage_df,
-        ids,
+        list(ids),
         np.array(categories, dtype=object),
         frozenset(words),
     )
+
+
+@dataclass(frozen=True)
+class ScoredField:
+    """One field's postings computed from the counts, in Whoosh's lexicon order: ``terms`` (ascending)
+    index ``vocabulary``; term k's entries are ``[offsets[k]:offsets[k + 1]]`` of ``docs``, ``scores`` and
+    ``entries`` (their rows in the field's counts, for the positions)."""
+
+    terms: np.ndarray
+    offsets: np.ndarray
+    docs: np.ndarray
+    scores: np.ndarray
+    entries: np.ndarray
+
+
+def from_counts(counts: Counts, boosts: Mapping[str, float]) -> Postings:
+    """The arrays ``read_whoosh`` reads from a freshly written index, computed from the counts alone."""
+    n = len(counts.ids)
+    terms: dict[str, int] = {}
+    coverage = np.zeros(len(counts.vocabulary), dtype=np.int64)
+    term_parts, doc_parts, score_parts = [], [], []
+    for name, boost in boosts.items():
+        field = score_field(counts, name, boost)
+        named = [terms.setdefault(counts.vocabulary[t], len(terms)) for t in field.terms.tolist()]
+        term_parts.append(np.repeat(np.asarray(named, dtype=np.int64), np.diff(field.offsets)))
+        doc_parts.append(field.docs)
+        score_parts.append(field.scores)
+        if name in ("body", "title"):
+            coverage[field.terms] = np.maximum(coverage[field.terms], np.diff(field.offsets))
+    return _combine(
+        n,
+        terms,
+        (np.concatenate(term_parts), np.concatenate(doc_parts), np.concatenate(score_parts)),
+        np.array([coverage[i] for i in _vocabulary_ids(counts, terms)], dtype=np.int64),
+        counts.ids,
+        counts.categories,
+        {counts.vocabulary[t] for t in np.unique(counts.fields["words"].terms).tolist()},
+    )
+
+
+def _vocabulary_ids(counts: Counts, terms: dict[str, int]) -> list[int]:
+    at = {word: i for i, word in enumerate(counts.vocabulary)}
+    return [at[t] for t in terms]
+
+
+def score_field(counts: Counts, name: str, boost: float) -> ScoredField:
+    """Every (term, document) of field ``name`` scored as Whoosh's BM25F(B, K1) scores a fresh index:
+    the same float operations in the same order, so that the results are equal, not close."""
+    field, n = counts.fields[name], len(counts.ids)
+    doc = field.doc_of()
+    df = np.bincount(field.terms, minlength=len(counts.vocabulary))
+    idf = np.array([math.log(n / (d + 1)) + 1 for d in df.tolist()], dtype=np.float64)
+    avgfl = int(field.lengths.sum()) / (n or 1) or 1
+    lengths = np.asarray(_stored_length(field.lengths), dtype=np.float64)
+    norm = K1 * ((1 - B) + B * lengths / avgfl)
+    rank = np.empty(len(counts.vocabulary), dtype=np.int64)
+    rank[sorted(range(len(counts.vocabulary)), key=counts.vocabulary.__getitem__)] = np.arange(len(rank))
+    entries = np.lexsort((doc, rank[field.terms]))
+    term_of, docs = field.terms[entries], doc[entries]
+    tf = field.freqs[entries].astype(np.float64) * boost
+    scores = idf[term_of] * (tf * (K1 + 1)) / (tf + norm[docs])
+    present = np.flatnonzero(df)
+    present = present[np.argsort(rank[present])]
+    offsets = np.concatenate([[0], np.cumsum(df[present])]).astype(np.int64)
+    return ScoredField(present, offsets, docs.astype(np.int32), scores, entries)
+
+
+_LENGTHS = np.asarray(_length_byte_cache, dtype=np.int64)
+
+
+def _stored_length(lengths: np.ndarray) -> np.ndarray:
+    """A field's length as Whoosh stores it (one byte, logarithmic) and reads it back; 1 for none."""
+    code = np.minimum(np.searchsorted(_LENGTHS, lengths, side="left"), 255)
+    stored = _LENGTHS[code]
+    stored[code == 0] = 1
+    return stored
 
 
 @dataclass(frozen=True)
