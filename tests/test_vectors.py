@@ -3,7 +3,6 @@ finds the same articles as the full scan."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -14,9 +13,11 @@ from conftest import MODELS
 from kb.config import Settings
 from kb.content import load_library
 from kb.search import Searcher, open_searcher
+from kb.search.chunks import read_chunks
 from kb.search.indexer import build_index, current_build
 from kb.search.vectors import (
     VectorIndex,
+    distinct_vectors,
     load_row_map,
     load_vectors,
     open_ann,
@@ -42,7 +43,7 @@ def searcher(indexed_root: Path) -> Searcher:
 
 
 def test_float16_scores_match_the_float32_passages(searcher: Searcher) -> None:
-    chunks = json.loads((searcher.build / "chunks.json").read_text(encoding="utf-8"))
+    chunks = [c._asdict() | {"id": c.article_id} for c in read_chunks(searcher.build / "chunks.json")]
     for key, by_locale in searcher.vectors.items():
         embedder = searcher.embedders[key]
         for locale, index in by_locale.items():
@@ -155,7 +156,7 @@ def test_a_repeated_passage_is_stored_once_and_scores_as_every_row_did(tmp_path:
     rows = distinct[pick]
     ids = [f"en/a{i // 6}" for i in range(len(rows))]
     blank = [""] * len(ids)
-    save_vectors(tmp_path / "vectors.npy", rows)
+    save_vectors(tmp_path / "vectors.npy", *distinct_vectors(rows))
     stored = load_vectors(tmp_path / "vectors.npy")
     assert len(stored) == len(np.unique(pick)) and stored.dtype == np.float16
     assert np.array_equal(read_rows(tmp_path / "vectors.npy"), rows.astype(np.float16))
@@ -189,13 +190,8 @@ def test_a_graph_is_written_only_for_many_distinct_vectors(tmp_path: Path) -> No
         rows = vectors[np.arange(900) % distinct]
         build = tmp_path / str(distinct)
         build.mkdir()
-        write_anns(build, "usem3", rows, [f"en/a{i // 3}" for i in range(900)], above=500)
+        write_anns(build, "usem3", *distinct_vectors(rows), [f"en/a{i // 3}" for i in range(900)], above=500)
         assert (build / "ann-usem3-en.usearch").exists() is expected
-        counted = tmp_path / f"{distinct}-counted"  # the count taken from save_vectors's row map, as the indexer does
-        counted.mkdir()
-        of_row = save_vectors(counted / "vectors-usem3.npy", rows)
-        write_anns(counted, "usem3", rows, [f"en/a{i // 3}" for i in range(900)], above=500, of_row=of_row)
-        assert (counted / "ann-usem3-en.usearch").exists() is expected
 
 
 def test_a_search_through_the_graph_ranks_as_the_full_scan_does(
@@ -205,9 +201,10 @@ def test_a_search_through_the_graph_ranks_as_the_full_scan_does(
     shutil.copytree(indexed_root / "search_index", index_dir)
     build = current_build(index_dir)
     assert build is not None
-    ids = [c["id"] for c in json.loads((build / "chunks.json").read_text(encoding="utf-8"))]
+    ids = [c.article_id for c in read_chunks(build / "chunks.json")]
     for key in searcher.vectors:
-        write_anns(build, key, read_rows(build / f"vectors-{key}.npy"), ids, above=0)  # every locale
+        path = build / f"vectors-{key}.npy"
+        write_anns(build, key, np.asarray(load_vectors(path)), np.asarray(load_row_map(path)), ids, above=0)
     approximate = open_searcher(index_dir, searcher.library, Settings(), MODELS)
     assert all(ix.ann is not None for by_locale in approximate.vectors.values() for ix in by_locale.values())
     for locale in ("en", "fr"):

@@ -6,7 +6,6 @@ each with the passage that matched best and a calibrated confidence.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import re
@@ -20,6 +19,7 @@ from markupsafe import Markup
 from kb.content import Article, Library
 from kb.errors import IndexMissing
 from kb.search import confidence, fusion, languages
+from kb.search.chunks import Chunk, read_chunks
 from kb.search.confidence import QueryShape
 from kb.search.fusion import Candidate
 from kb.search.glossary import Glossary, load_glossary
@@ -148,7 +148,7 @@ class Searcher:
         self.vectors: dict[str, dict[str, VectorIndex]] = {}  # model key -> locale -> passages
         self.semantic_reason = ""
         built_with = manifest.get("models", {})
-        chunks = json.loads((build / "chunks.json").read_text(encoding="utf-8")) if built_with else []
+        chunks = read_chunks(build / "chunks.json") if built_with else []
         for key, embedder in embedders.items():
             if built_with.get(key) == embedder.name:
                 self.embedders[key] = embedder
@@ -553,20 +553,20 @@ def _titled_names(library: Library, names: Names) -> dict[str, frozenset[str]]:
     }
 
 
-def _vector_indexes(build: Path, key: str, chunks: list[dict[str, str]]) -> dict[str, VectorIndex]:
+def _vector_indexes(build: Path, key: str, chunks: list[Chunk]) -> dict[str, VectorIndex]:
     """Split model ``key``'s memory-mapped passage matrix by locale, so a query scores only its own language's
     rows; a locale with a saved HNSW graph is searched through it."""
     matrix = load_vectors(build / f"vectors-{key}.npy")
     of_row = load_row_map(build / f"vectors-{key}.npy", len(chunks))
     indexes = {}
-    for locale, rows in locale_rows([c["id"] for c in chunks]).items():
+    for locale, rows in locale_rows([c.article_id for c in chunks]).items():
         if not reads(key, locale):
             continue  # never embedded: an English-only model has no French rows to search
         indexes[locale] = VectorIndex(
             matrix,
-            [chunks[r]["id"] for r in rows],
-            [chunks[r]["anchor"] for r in rows],
-            [chunks[r]["heading"] for r in rows],
+            [chunks[r].article_id for r in rows],
+            [chunks[r].anchor for r in rows],
+            [chunks[r].heading for r in rows],
             ann=open_ann(ann_path(build, key, locale)),
             of_row=take_rows(of_row, rows),
         )

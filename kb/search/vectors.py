@@ -33,22 +33,26 @@ RESCORE = 2  # articles scored exactly per article wanted from the graph
 FOUND_PER_ARTICLE = 4  # distinct passages asked of the graph per article wanted (2 fell to 0.978 off-topic)
 
 
-def save_vectors(path: Path, vectors: np.ndarray) -> np.ndarray:
-    """Write ``vectors`` as float16, each distinct vector once, with the vector of every passage row
-    beside it (``rows_path``); atomically: a reader never maps a half-written file.
+def save_vectors(path: Path, distinct: np.ndarray, of_row: np.ndarray) -> None:
+    """Write the ``distinct`` vectors (float16) and, beside them (``rows_path``), the vector of every
+    passage row; atomically: a reader never maps a half-written file.
 
     Passages repeat word for word (boilerplate sections, articles written from one template): a repeated
     vector is stored, paged in and scored once.
     """
-    half = np.ascontiguousarray(vectors, dtype=np.float16)
-    first, of_row = distinct_rows(half)
     tmp_rows = rows_path(path).with_name(rows_path(path).name + ".tmp.npy")
-    np.save(tmp_rows, of_row.astype(np.int32))
+    np.save(tmp_rows, np.asarray(of_row, dtype=np.int32))
     tmp_rows.replace(rows_path(path))
     tmp = path.with_name(path.name + ".tmp.npy")
-    np.save(tmp, half[first])
+    np.save(tmp, np.ascontiguousarray(distinct, dtype=np.float16))
     tmp.replace(path)
-    return of_row
+
+
+def distinct_vectors(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each distinct vector of ``vectors`` once, as float16, and for each row its position among them."""
+    half = np.ascontiguousarray(vectors, dtype=np.float16)
+    first, of_row = distinct_rows(half)
+    return half[first], of_row
 
 
 def rows_path(path: Path) -> Path:
@@ -399,8 +403,12 @@ class PassageScores:
 def locale_rows(article_ids: list[str]) -> dict[str, list[int]]:
     """The rows of each locale (the part of the article id before the first slash), in row order."""
     by_locale: dict[str, list[int]] = {}
+    locale_of: dict[str, list[int]] = {}  # an article's rows follow one another: split its id once
     for row, article_id in enumerate(article_ids):
-        by_locale.setdefault(article_id.split("/")[0], []).append(row)
+        rows = locale_of.get(article_id)
+        if rows is None:
+            rows = locale_of[article_id] = by_locale.setdefault(article_id.split("/")[0], [])
+        rows.append(row)
     return by_locale
 
 
@@ -409,25 +417,16 @@ def ann_path(build: Path, key: str, locale: str) -> Path:
 
 
 def write_anns(
-    build: Path,
-    key: str,
-    vectors: np.ndarray,
-    article_ids: list[str],
-    above: int = GRAPH_ABOVE,
-    of_row: np.ndarray | None = None,
+    build: Path, key: str, distinct: np.ndarray, of_row: np.ndarray, article_ids: list[str], above: int = GRAPH_ABOVE
 ) -> None:
     """Write the HNSW graph of every locale that model ``key`` reads with more than ``above`` distinct vectors
-    (counted from ``of_row``, ``save_vectors``'s row map, when given)."""
+    (``distinct`` and ``of_row`` as ``save_vectors`` writes them)."""
     for locale, rows in locale_rows(article_ids).items():
         if len(rows) <= above or not reads(key, locale):
             continue
-        matrix = take_rows(vectors, rows)
-        if of_row is not None:
-            distinct = len(np.unique(take_rows(of_row, rows)))
-        else:
-            distinct = len(distinct_rows(np.asarray(matrix, dtype=np.float16))[0])
-        if distinct > above:
-            write_ann(ann_path(build, key, locale), matrix, [article_ids[r] for r in rows])
+        mine = take_rows(of_row, rows)
+        if len(np.unique(mine)) > above:
+            write_ann(ann_path(build, key, locale), distinct[mine], [article_ids[r] for r in rows])
 
 
 def take_rows(matrix: np.ndarray, rows: list[int]) -> np.ndarray:
