@@ -148,7 +148,7 @@ def _build(
         else:
             earlier = _earlier_vectors(previous, key, old_chunks) if reuse and previous is not None else None
             if earlier is not None and runs is None:
-                runs = _same_runs(chunks, old_chunks, dirty)
+                runs = _same_runs(chunks, old_chunks)
             distinct, of_row, embedded = _embed(
                 chunks, embedder, partial(reads, key), (earlier, runs or []) if earlier else None, progress
             )
@@ -249,8 +249,10 @@ def _embed(
     return distinct, first_of[np.searchsorted(used_rows, of_row)], len(texts)
 
 
-def _same_runs(chunks: list[Chunk], old: list[Chunk], dirty: set[str]) -> list[tuple[int, int, int]]:
-    """(start, end, old start) of each unchanged article's chunks that stand, the same, in ``old``."""
+def _same_runs(chunks: list[Chunk], old: list[Chunk]) -> list[tuple[int, int, int]]:
+    """(start, end, old start) of the runs of ``chunks`` that stand, the same, in ``old``: an unchanged
+    article's passages at once, and each passage of an edited article whose text it had before (a vector
+    depends on the text alone: an edit embeds the paragraphs it changed, not the whole article)."""
     where: dict[str, int] = {}
     for i, c in enumerate(old):
         where.setdefault(c.article_id, i)
@@ -262,8 +264,14 @@ def _same_runs(chunks: list[Chunk], old: list[Chunk], dirty: set[str]) -> list[t
         while end < len(chunks) and chunks[end].article_id == article_id:
             end += 1
         at = where.get(article_id)
-        if article_id not in dirty and at is not None and old[at : at + end - start] == chunks[start:end]:
+        if at is not None and old[at : at + end - start] == chunks[start:end]:
             runs.append((start, end, at))
+        elif at is not None:
+            stop = at
+            while stop < len(old) and old[stop].article_id == article_id:
+                stop += 1
+            before = {c.text: j for j, c in enumerate(old[at:stop], start=at)}
+            runs += [(i, i + 1, before[chunks[i].text]) for i in range(start, end) if chunks[i].text in before]
         start = end
     return runs
 
