@@ -79,7 +79,7 @@ def repo_path(path: Path) -> str:
 
 def file_revision(path: Path, revisions: dict[Path, Revision]) -> Revision:
     """Return the git revision of ``path``, or its modification time when git does not know it."""
-    found = revisions.get(path.resolve())
+    found = revisions.get(path.resolve()) if revisions else None  # not in git: no path to resolve
     if found is not None:
         return found
     return Revision("", datetime.fromtimestamp(path.stat().st_mtime, UTC))

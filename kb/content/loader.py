@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from kb.content.article import Article, Category, Problem
-from kb.content.git_dates import Revision, file_revision, git_revisions
+from kb.content.git_dates import file_revision, git_revisions
 from kb.content.library import Library
 from kb.content.links import check_references, render_article
+from kb.content.parse_cache import ParseCache, Parsed, parsed_in
 from kb.content.render_cache import RenderCache
 
 log = logging.getLogger(__name__)
@@ -28,7 +30,8 @@ KNOWN_KEYS = {"title", "summary", "tags", "order", "aliases", "related", "draft"
 def load_library(root: Path | str, include_drafts: bool = False, rendered: Path | None = None) -> Library:
     """Read, validate and render every article under ``root``; problems are collected, never raised.
 
-    ``rendered``: a file where renderings are kept between loads (``kb.content.render_cache``).
+    ``rendered``: a file where renderings are kept between loads (``kb.content.render_cache``); the
+    parsed articles are kept beside it (``kb.content.parse_cache``).
     """
     root = Path(root)
     problems: list[Problem] = []
@@ -39,17 +42,24 @@ def load_library(root: Path | str, include_drafts: bool = False, rendered: Path 
     categories = _load_categories(root, problems)
     parsed: list[Article] = []
     unreadable: set[str] = set()
+    parses = ParseCache(parsed_in(rendered.parent) if rendered is not None else None)
     for path in sorted(root.glob("*/*/*.md")):
         if any(part.startswith(("_", ".")) for part in path.relative_to(root).parts):
             continue
-        article = _parse(root, path, revisions, problems)
+        rel = path.relative_to(root).as_posix()
+        raw = path.read_bytes()
+        article, found = parses.parse(rel, raw, partial(_parsed, path, rel, raw))
+        problems.extend(found)
         if article is None:
-            unreadable.add(path.relative_to(root).as_posix())
+            unreadable.add(rel)
         else:
+            revision = file_revision(path, revisions)
+            article.updated, article.commit = revision.updated, revision.commit
             parsed.append(article)
             key = (article.locale, article.category)
             if key not in categories:
                 categories[key] = Category(article.locale, article.category, _title_from(article.category))
+    parses.save()
     broken = _check_unique(parsed, problems)
     by_path = {a.path: a for a in parsed}
     cache = RenderCache(rendered)
@@ -97,9 +107,13 @@ def _load_categories(root: Path, problems: list[Problem]) -> dict[tuple[str, str
     return categories
 
 
-def _parse(root: Path, path: Path, revisions: dict[Path, Revision], problems: list[Problem]) -> Article | None:
-    rel = path.relative_to(root).as_posix()
-    raw = path.read_bytes()
+def _parsed(path: Path, rel: str, raw: bytes) -> Parsed:
+    problems: list[Problem] = []
+    return _parse(path, rel, raw, problems), problems
+
+
+def _parse(path: Path, rel: str, raw: bytes, problems: list[Problem]) -> Article | None:
+    """The article in ``raw`` (undated: its revision is looked up on every load), or None with the problems."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -154,7 +168,6 @@ def _parse(root: Path, path: Path, revisions: dict[Path, Revision], problems: li
         problems.append(
             Problem(rel, 1, "no summary: search results and the meta description use the first paragraph", "warning")
         )
-    revision = file_revision(path, revisions)
     locale, category = path.parent.parent.name, path.parent.name
     return Article(
         locale=locale,
@@ -171,8 +184,6 @@ def _parse(root: Path, path: Path, revisions: dict[Path, Revision], problems: li
         contexts=lists["contexts"],
         draft=bool(meta.get("draft", False)),
         translation_of=str(meta.get("translation_of") or ""),
-        updated=revision.updated,
-        commit=revision.commit,
         content_hash=hashlib.sha256(raw).hexdigest(),
         body_line=body_start + 1,
         meta_lines=meta_lines,

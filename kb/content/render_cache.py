@@ -12,16 +12,11 @@ one of another format, or unreadable, is ignored and written again.
 from __future__ import annotations
 
 import hashlib
-import logging
-import os
-import pickle
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from kb.content.kept_file import read_kept, write_kept
 from kb.content.render import LinkResolver, Rendered, render
-
-log = logging.getLogger(__name__)
 
 FORMAT = 1  # bump when rendering changes: older files are then ignored
 
@@ -42,7 +37,7 @@ class RenderCache:
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
-        self._old: dict[str, Kept] = _read(path) if path is not None else {}
+        self._old: dict[str, Kept] = read_kept(path, FORMAT) if path is not None else {}
         self._new: dict[str, Kept] = {}
         self.reused = 0
         self._rendered = False  # a body was rendered this load: the file is out of date
@@ -70,24 +65,4 @@ class RenderCache:
         """Write this load's renderings (only theirs: bodies gone are dropped), unless nothing changed."""
         if self.path is None or not self._rendered and self._new.keys() == self._old.keys():
             return
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with tmp.open("wb") as out:
-                pickle.dump((FORMAT, self._new), out, protocol=pickle.HIGHEST_PROTOCOL)
-            tmp.replace(self.path)
-        except OSError as exc:  # a read-only folder: the next load renders again, nothing is lost
-            log.warning("could not keep rendered articles in %s: %s", self.path, exc)
-            tmp.unlink(missing_ok=True)
-
-
-def _read(path: Path) -> dict[str, Kept]:
-    try:
-        with path.open("rb") as found:
-            fmt, kept = pickle.load(found)
-    except FileNotFoundError:
-        return {}
-    except Exception as exc:  # truncated, another format, another kb: render again
-        log.warning("ignoring %s: %s", path, exc)
-        return {}
-    return kept if fmt == FORMAT and isinstance(kept, dict) else {}
+        write_kept(self.path, FORMAT, self._new)
