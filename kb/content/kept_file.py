@@ -14,13 +14,15 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from kb import collector
+
 log = logging.getLogger(__name__)
 
 
 def read_kept(path: Path, fmt: int) -> dict[Any, Any]:
     """The dictionary saved in ``path`` with format ``fmt``; empty when there is none or it cannot be used."""
     try:
-        with path.open("rb") as found:
+        with path.open("rb") as found, collector.paused():
             saved_fmt, kept = pickle.load(found)
     except FileNotFoundError:
         return {}

@@ -60,8 +60,11 @@ def check_references(
         if slug not in slugs:
             line = article.meta_lines.get("related", 1)
             found.append(Problem(article.path, line, f"related article {slug!r} does not exist in {article.locale}"))
-    for href, line in zip(article.links, link_lines(article), strict=True):
-        found.extend(_check_link(article, href, line, by_path))
+    lines: list[int] | None = None  # found only when a link has a problem: 1.3 s of loading 10,000 articles
+    for k, href in enumerate(article.links):
+        if any(_check_link(article, href, 0, by_path)):
+            lines = link_lines(article) if lines is None else lines
+            found.extend(_check_link(article, href, lines[k], by_path))
     problems.extend(found)
     return {article.path} if any(p.severity == "error" for p in found) else set()
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from kb import collector
 from kb.content.article import Article, Category, Problem
 from kb.content.git_dates import file_revision, git_revisions
 from kb.content.library import Library
@@ -33,7 +34,11 @@ def load_library(root: Path | str, include_drafts: bool = False, rendered: Path 
     ``rendered``: a file where renderings are kept between loads (``kb.content.render_cache``); the
     parsed articles are kept beside it (``kb.content.parse_cache``).
     """
-    root = Path(root)
+    with collector.paused():  # every article makes many small objects
+        return _load(Path(root), include_drafts, rendered)
+
+
+def _load(root: Path, include_drafts: bool, rendered: Path | None) -> Library:
     problems: list[Problem] = []
     if not root.is_dir():
         problems.append(Problem(str(root), 0, "articles folder not found"))

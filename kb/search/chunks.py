@@ -90,8 +90,16 @@ def save_chunks(path: Path, chunks: list[Chunk]) -> None:
 
 
 def read_chunks(path: Path) -> list[Chunk]:
-    """The passages ``save_chunks`` wrote; a build from before the columns holds one object per passage."""
+    """The passages ``save_chunks`` wrote."""
+    columns = read_columns(path)
+    return list(map(Chunk, columns["id"], columns["anchor"], columns["heading"], columns["text"]))
+
+
+def read_columns(path: Path) -> dict[str, list[str]]:
+    """The passages ``save_chunks`` wrote, column by column (a site needs no object per passage); a build
+    from before the columns holds one object per passage."""
     saved = json.loads(path.read_text(encoding="utf-8"))
     if isinstance(saved, list):
-        return [Chunk(c["id"], c["anchor"], c["heading"], c["text"]) for c in saved]
-    return list(map(Chunk, saved["id"], saved["anchor"], saved["heading"], saved["text"]))
+        return {name: [c[name] for c in saved] for name in ("id", "anchor", "heading", "text")}
+    columns: dict[str, list[str]] = saved
+    return columns

@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
+from kb import collector
 from kb.content import Article, Library
 from kb.errors import IndexMissing
 from kb.search import confidence, fusion, languages
-from kb.search.chunks import Chunk, read_chunks
+from kb.search.chunks import read_columns
 from kb.search.confidence import QueryShape
 from kb.search.fusion import Candidate
 from kb.search.glossary import Glossary, load_glossary
@@ -148,7 +149,7 @@ class Searcher:
         self.vectors: dict[str, dict[str, VectorIndex]] = {}  # model key -> locale -> passages
         self.semantic_reason = ""
         built_with = manifest.get("models", {})
-        chunks = read_chunks(build / "chunks.json") if built_with else []
+        chunks = read_columns(build / "chunks.json") if built_with else {"id": [], "anchor": [], "heading": []}
         for key, embedder in embedders.items():
             if built_with.get(key) == embedder.name:
                 self.embedders[key] = embedder
@@ -511,7 +512,8 @@ def open_searcher(index_dir: Path, library: Library, settings: Settings, models:
     names, _ = load_names(library.root)
     glossary, _ = load_glossary(library.root)
     embedders = models.embedders(settings)
-    return Searcher(build, library, embedders, synonyms, settings.suggest_threshold, names, glossary)
+    with collector.paused():  # the build's passages: hundreds of thousands of strings in a large help center
+        return Searcher(build, library, embedders, synonyms, settings.suggest_threshold, names, glossary)
 
 
 class QueryStems(dict[str, set[str]]):
@@ -553,20 +555,21 @@ def _titled_names(library: Library, names: Names) -> dict[str, frozenset[str]]:
     }
 
 
-def _vector_indexes(build: Path, key: str, chunks: list[Chunk]) -> dict[str, VectorIndex]:
+def _vector_indexes(build: Path, key: str, chunks: dict[str, list[str]]) -> dict[str, VectorIndex]:
     """Split model ``key``'s memory-mapped passage matrix by locale, so a query scores only its own language's
     rows; a locale with a saved HNSW graph is searched through it."""
+    ids, anchors, headings = chunks["id"], chunks["anchor"], chunks["heading"]
     matrix = load_vectors(build / f"vectors-{key}.npy")
-    of_row = load_row_map(build / f"vectors-{key}.npy", len(chunks))
+    of_row = load_row_map(build / f"vectors-{key}.npy", len(ids))
     indexes = {}
-    for locale, rows in locale_rows([c.article_id for c in chunks]).items():
+    for locale, rows in locale_rows(ids).items():
         if not reads(key, locale):
             continue  # never embedded: an English-only model has no French rows to search
         indexes[locale] = VectorIndex(
             matrix,
-            [chunks[r].article_id for r in rows],
-            [chunks[r].anchor for r in rows],
-            [chunks[r].heading for r in rows],
+            [ids[r] for r in rows],
+            [anchors[r] for r in rows],
+            [headings[r] for r in rows],
             ann=open_ann(ann_path(build, key, locale)),
             of_row=take_rows(of_row, rows),
         )

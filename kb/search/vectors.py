@@ -417,11 +417,18 @@ def ann_path(build: Path, key: str, locale: str) -> Path:
 
 
 def write_anns(
-    build: Path, key: str, distinct: np.ndarray, of_row: np.ndarray, article_ids: list[str], above: int = GRAPH_ABOVE
+    build: Path,
+    key: str,
+    distinct: np.ndarray,
+    of_row: np.ndarray,
+    article_ids: list[str],
+    above: int = GRAPH_ABOVE,
+    by_locale: dict[str, list[int]] | None = None,
 ) -> None:
     """Write the HNSW graph of every locale that model ``key`` reads with more than ``above`` distinct vectors
-    (``distinct`` and ``of_row`` as ``save_vectors`` writes them)."""
-    for locale, rows in locale_rows(article_ids).items():
+    (``distinct`` and ``of_row`` as ``save_vectors`` writes them; ``by_locale``: ``locale_rows(article_ids)``,
+    when the caller has it already)."""
+    for locale, rows in (by_locale if by_locale is not None else locale_rows(article_ids)).items():
         if len(rows) <= above or not reads(key, locale):
             continue
         mine = take_rows(of_row, rows)
