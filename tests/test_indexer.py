@@ -19,7 +19,7 @@ from kb.content import load_library
 from kb.search import open_searcher
 from kb.search.chunks import Chunk, chunk_article, read_chunks, save_chunks
 from kb.search.indexer import KEEP_BUILDS, build_index, current_build, read_manifest
-from kb.search.vectors import read_rows
+from kb.search.vector_store import read_rows
 
 SUMMARY = re.compile(
     r"(\d+) added, (\d+) changed, (\d+) removed, (\d+) unchanged; (\d+) passages, (\d+) new embeddings"

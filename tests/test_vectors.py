@@ -15,17 +15,9 @@ from kb.content import load_library
 from kb.search import Searcher, open_searcher
 from kb.search.chunks import read_chunks
 from kb.search.indexer import build_index, current_build
-from kb.search.vectors import (
-    VectorIndex,
-    distinct_vectors,
-    load_row_map,
-    load_vectors,
-    open_ann,
-    read_rows,
-    save_vectors,
-    write_ann,
-    write_anns,
-)
+from kb.search.passage_graph import open_ann, write_ann, write_anns
+from kb.search.vector_store import distinct_vectors, load_row_map, load_vectors, read_rows, save_vectors
+from kb.search.vectors import BOUNDED_ABOVE, VectorIndex
 
 QUERIES = [
     "how do points expire",
@@ -179,6 +171,34 @@ def test_a_repeated_passage_is_stored_once_and_scores_as_every_row_did(tmp_path:
         truth = per_row.scores(query).of(everything)
         assert through_graph.scores(query).of(everything) == pytest.approx(truth, abs=1e-6)
         assert [shared.best_row(a, query) for a in everything] == [per_row.best_row(a, query) for a in everything]
+
+
+def test_bounds_from_the_int8_copy_find_what_the_full_scan_finds(tmp_path: Path) -> None:
+    # Above BOUNDED_ABOVE distinct vectors only those whose int8 bound reaches the last article found are scored
+    # in float32. A cluster of near copies around the questions (and a shared boilerplate vector, ties) makes the
+    # first candidates too few, so the search must widen; the ranking must still be the full scan's.
+    rng = np.random.default_rng(5)
+    dim, count = 24, BOUNDED_ABOVE + 1_500
+    base = rng.standard_normal((count, dim)).astype(np.float32)
+    center = rng.standard_normal(dim).astype(np.float32)
+    base[:900] = center + 0.05 * rng.standard_normal((900, dim)).astype(np.float32)  # crowded near the questions
+    base /= np.linalg.norm(base, axis=1, keepdims=True)
+    # One passage in 16,000 more articles: past GATHER_UP_TO rows, and a long tie when it is near.
+    rows = np.concatenate([base, np.repeat(base[:1], 16_000, axis=0)])
+    ids = [f"en/a{i // 2}" for i in range(count)] + [f"en/b{i}" for i in range(16_000)]
+    blank = [""] * len(ids)
+    distinct, of_row = distinct_vectors(rows)
+    index = VectorIndex(distinct, ids, blank, blank, of_row=of_row)
+    assert index.coarse is not None
+    for k in range(12):
+        query = center + (0.02 * k) * rng.standard_normal(dim).astype(np.float32)
+        query /= np.linalg.norm(query)
+        full = index.nearest(index.scan(query), 60)
+        bounded = index.scores(query).top(60)  # through the bounds
+        assert [a for a, _ in bounded] == [a for a, _ in full]
+        assert [s for _, s in bounded] == pytest.approx([s for _, s in full], abs=1e-6)
+        upper = index.coarse.upper(np.asarray(query, np.float16).astype(np.float32))
+        assert np.all(upper >= index.scan(query))  # a bound, for every vector
 
 
 def test_a_graph_is_written_only_for_many_distinct_vectors(tmp_path: Path) -> None:

@@ -22,16 +22,9 @@ from kb import collector
 from kb.content import Library
 from kb.search.chunks import Chunk, chunk_article, read_chunks, save_chunks
 from kb.search.keyword import write_index
+from kb.search.passage_graph import write_anns
 from kb.search.semantic import Embedder, reads
-from kb.search.vectors import (
-    distinct_vectors,
-    load_row_map,
-    load_vectors,
-    locale_rows,
-    rows_path,
-    save_vectors,
-    write_anns,
-)
+from kb.search.vector_store import distinct_vectors, load_row_map, load_vectors, locale_rows, rows_path, save_vectors
 
 KEEP_BUILDS = 3
 FORMAT = 10  # bump when the layout or the chunking changes, to force a full rebuild

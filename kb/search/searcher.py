@@ -28,11 +28,13 @@ from kb.search.indexer import current_build, read_manifest
 from kb.search.keyword import KeywordIndex
 from kb.search.learned import Learned
 from kb.search.names import Names, load_names
+from kb.search.passage_graph import ann_path, open_ann
 from kb.search.recent import Recent
 from kb.search.semantic import Embedder, reads
 from kb.search.snippets import snippet
 from kb.search.synonyms import load_synonyms
-from kb.search.vectors import VectorIndex, ann_path, load_row_map, load_vectors, locale_rows, open_ann, take_rows
+from kb.search.vector_store import load_row_map, load_vectors, locale_rows, take_rows
+from kb.search.vectors import VectorIndex
 
 if TYPE_CHECKING:
     from kb.config import Settings

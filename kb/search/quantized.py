@@ -1,0 +1,67 @@
+"""An int8 copy of a locale's distinct passage vectors that bounds every cosine from above.
+
+The exact scan of the distinct vectors in float32 is bound by reading them: at 10,000 articles (21,400
+vectors) it was 3.6 of a query's ~4.4 ms per model. The int8 copy is a quarter of the bytes (1.0 ms for
+the same vectors). With each vector's rounding error kept, ``upper`` is a proven upper bound of the
+float32 cosine, so the nearest articles found among the vectors whose bound reaches them are the exact
+ones: only those are scored in float32 (``VectorIndex.nearest_bounded``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import simsimd
+
+# The float32 products the bound is compared with round each of up to 512 terms: far below this.
+SLACK = 1e-4
+
+
+@dataclass(frozen=True)
+class Quantized:
+    """Vector k is about ``codes[k] / scale[k]``, ``error[k]`` away from it (Euclidean), of length ``norm[k]``."""
+
+    codes: np.ndarray
+    scale: np.ndarray
+    error: np.ndarray
+    norm: np.ndarray
+    step: np.ndarray = field(init=False, repr=False)  # 1 / scale
+    reach: np.ndarray = field(init=False, repr=False)  # norm + 2 error: what the query's own error multiplies
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "step", 1.0 / self.scale)
+        object.__setattr__(self, "reach", self.norm + 2 * self.error)
+
+    @classmethod
+    def of(cls, vectors: np.ndarray) -> Quantized:
+        """Each vector scaled so its largest coordinate is 127, rounded to int8."""
+        exact = np.asarray(vectors, dtype=np.float64)
+        peak = np.abs(exact).max(axis=1) if len(exact) else np.zeros(0)
+        scale = 127.0 / np.where(peak > 0, peak, 1.0)
+        codes = np.clip(np.rint(exact * scale[:, None]), -127, 127).astype(np.int8)
+        error = np.linalg.norm(exact - codes / scale[:, None], axis=1)
+        return cls(codes, scale, error, np.linalg.norm(exact, axis=1))
+
+    def upper(self, query: np.ndarray) -> np.ndarray:
+        """For every vector, a number no smaller than its float32 cosine with ``query``.
+
+        With q = q' + e and v = v' + f (the rounded copies and their errors), q·v = q'·v' + q'·f + e·v' + e·f,
+        and each term past the first is at most the product of the lengths (Cauchy-Schwarz).
+        """
+        q = np.asarray(query, dtype=np.float64)
+        peak = float(np.abs(q).max()) if len(q) else 0.0
+        scale = 127.0 / peak if peak > 0 else 1.0
+        codes = np.clip(np.rint(q * scale), -127, 127).astype(np.int8)
+        q_error = float(np.linalg.norm(q - codes / scale))
+        q_rounded = float(np.linalg.norm(codes / scale))
+        if not len(self.codes):
+            return np.zeros(0)
+        upper: np.ndarray = np.asarray(simsimd.cdist(codes[None], self.codes, metric="dot"), dtype=np.float64)[0]
+        upper *= self.step
+        upper *= 1.0 / scale
+        # |q'.f| + |e.v'| + |e.f| <= |q'||f| + |e|(|v| + |f|) + |e||f|, with |v'| <= |v| + |f|
+        upper += q_rounded * self.error
+        upper += q_error * self.reach
+        upper += SLACK
+        return upper
