@@ -197,8 +197,12 @@ def test_bounds_from_the_int8_copy_find_what_the_full_scan_finds(tmp_path: Path)
         bounded = index.scores(query).top(60)  # through the bounds
         assert [a for a, _ in bounded] == [a for a, _ in full]
         assert [s for _, s in bounded] == pytest.approx([s for _, s in full], abs=1e-6)
-        upper = index.coarse.upper(np.asarray(query, np.float16).astype(np.float32))
-        assert np.all(upper >= index.scan(query))  # a bound, for every vector
+        upper, lower = index.bounds(query)
+        assert np.all(upper >= index.scan(query)) and np.all(lower <= index.scan(query))  # bounds, for every vector
+        every = index.articles[::7]  # and the exact score of any article, bit for bit the full scan's
+        scored = index.scores(query).of(every)
+        best = index.best_from(index.scan(query))
+        assert [scored[a] for a in every] == [float(best[index.position[a]]) for a in every]
 
 
 def test_a_graph_is_written_only_for_many_distinct_vectors(tmp_path: Path) -> None:

@@ -34,11 +34,7 @@ def load_library(root: Path | str, include_drafts: bool = False, rendered: Path 
     ``rendered``: a file where renderings are kept between loads (``kb.content.render_cache``); the
     parsed articles are kept beside it (``kb.content.parse_cache``).
     """
-    with collector.paused():  # every article makes many small objects
-        return _load(Path(root), include_drafts, rendered)
-
-
-def _load(root: Path, include_drafts: bool, rendered: Path | None) -> Library:
+    root = Path(root)
     problems: list[Problem] = []
     if not root.is_dir():
         problems.append(Problem(str(root), 0, "articles folder not found"))
@@ -47,23 +43,25 @@ def _load(root: Path, include_drafts: bool, rendered: Path | None) -> Library:
     categories = _load_categories(root, problems)
     parsed: list[Article] = []
     unreadable: set[str] = set()
-    parses = ParseCache(parsed_in(rendered.parent) if rendered is not None else None)
-    for path in sorted(root.glob("*/*/*.md")):
-        if any(part.startswith(("_", ".")) for part in path.relative_to(root).parts):
-            continue
-        rel = path.relative_to(root).as_posix()
-        raw = path.read_bytes()
-        article, found = parses.parse(rel, raw, partial(_parsed, path, rel, raw))
-        problems.extend(found)
-        if article is None:
-            unreadable.add(rel)
-        else:
-            revision = file_revision(path, revisions)
-            article.updated, article.commit = revision.updated, revision.commit
-            parsed.append(article)
-            key = (article.locale, article.category)
-            if key not in categories:
-                categories[key] = Category(article.locale, article.category, _title_from(article.category))
+    # Only while parsing: rendering makes cyclic garbage (Markdown's objects) that must still be collected.
+    with collector.paused():
+        parses = ParseCache(parsed_in(rendered.parent) if rendered is not None else None)
+        for path in sorted(root.glob("*/*/*.md")):
+            if any(part.startswith(("_", ".")) for part in path.relative_to(root).parts):
+                continue
+            rel = path.relative_to(root).as_posix()
+            raw = path.read_bytes()
+            article, found = parses.parse(rel, raw, partial(_parsed, path, rel, raw))
+            problems.extend(found)
+            if article is None:
+                unreadable.add(rel)
+            else:
+                revision = file_revision(path, revisions)
+                article.updated, article.commit = revision.updated, revision.commit
+                parsed.append(article)
+                key = (article.locale, article.category)
+                if key not in categories:
+                    categories[key] = Category(article.locale, article.category, _title_from(article.category))
     parses.save()
     broken = _check_unique(parsed, problems)
     by_path = {a.path: a for a in parsed}

@@ -44,7 +44,11 @@ class Quantized:
         return cls(codes, scale, error, np.linalg.norm(exact, axis=1))
 
     def upper(self, query: np.ndarray) -> np.ndarray:
-        """For every vector, a number no smaller than its float32 cosine with ``query``.
+        """For every vector, a number no smaller than its float32 cosine with ``query``."""
+        return self.bounds(query)[0]
+
+    def bounds(self, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For every vector, numbers no smaller and no larger than its float32 cosine with ``query``.
 
         With q = q' + e and v = v' + f (the rounded copies and their errors), q·v = q'·v' + q'·f + e·v' + e·f,
         and each term past the first is at most the product of the lengths (Cauchy-Schwarz).
@@ -56,12 +60,12 @@ class Quantized:
         q_error = float(np.linalg.norm(q - codes / scale))
         q_rounded = float(np.linalg.norm(codes / scale))
         if not len(self.codes):
-            return np.zeros(0)
-        upper: np.ndarray = np.asarray(simsimd.cdist(codes[None], self.codes, metric="dot"), dtype=np.float64)[0]
-        upper *= self.step
-        upper *= 1.0 / scale
+            return np.zeros(0), np.zeros(0)
+        near: np.ndarray = np.asarray(simsimd.cdist(codes[None], self.codes, metric="dot"), dtype=np.float64)[0]
+        near *= self.step
+        near *= 1.0 / scale
         # |q'.f| + |e.v'| + |e.f| <= |q'||f| + |e|(|v| + |f|) + |e||f|, with |v'| <= |v| + |f|
-        upper += q_rounded * self.error
-        upper += q_error * self.reach
-        upper += SLACK
-        return upper
+        margin = q_rounded * self.error
+        margin += q_error * self.reach
+        margin += SLACK
+        return near + margin, near - margin

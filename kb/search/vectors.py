@@ -101,9 +101,16 @@ class VectorIndex:
             return start + int(np.argmax(self._dot(self.dense[start:end], query)))
         return start + int(np.argmax(self._row_scores(np.arange(start, end), query)))
 
-    def best_of(self, positions: np.ndarray, query: np.ndarray, scanned: np.ndarray | None = None) -> np.ndarray:
+    def best_of(
+        self,
+        positions: np.ndarray,
+        query: np.ndarray,
+        scanned: np.ndarray | None = None,
+        bounds: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> np.ndarray:
         """The exact best passage cosine of the articles at ``positions`` (their rows only), read from
-        ``scan``'s cosines when given."""
+        ``scan``'s cosines when given; with the int8 ``bounds`` of every distinct vector, only the vectors
+        that may be their article's best are scored."""
         if len(positions) == 0:
             return np.zeros(0, dtype=np.float32)
         starts, ends = self.starts[positions], self.ends[positions]
@@ -112,6 +119,16 @@ class VectorIndex:
         rows = np.repeat(starts - offsets, lengths) + np.arange(int(lengths.sum()))
         if scanned is not None:
             cosines = scanned[rows] if self.per_row else scanned[self.local_of_row[rows]]
+        elif bounds is not None and not self.per_row and self.ann is None:
+            # An article's best vector is at least the largest lower bound among its vectors: a vector whose
+            # upper bound is below that is not its best. Gathering every row was 3.4 ms a search at 10,000
+            # articles (7,400 rows); the few that may be best are a fraction of it.
+            upper, lower = bounds
+            local = self.local_of_row[rows]
+            floor = np.repeat(np.maximum.reduceat(lower[local], offsets), lengths)
+            maybe = upper[local] >= floor
+            cosines = np.full(len(rows), -np.inf, dtype=np.float32)
+            cosines[maybe] = self._row_scores(rows[maybe], query)
         else:
             cosines = self._row_scores(rows, query)
         return np.maximum.reduceat(cosines, offsets)
@@ -121,7 +138,9 @@ class VectorIndex:
         if self.per_row:
             return self._dot(self.dense[rows], query)
         if self.ann is None:
-            return self._each(self.dense[self.local_of_row[rows]], query)
+            # Each distinct vector once: 7,400 rows of 180 articles held 1,300 at 10,000 articles.
+            wanted, back = np.unique(self.local_of_row[rows], return_inverse=True)
+            return self._each(self.dense[wanted], query)[back.ravel()]
         if self.of_row is None:
             return self._dot(self.vectors[rows], query)
         wanted, back = np.unique(self.of_row[rows], return_inverse=True)
@@ -132,11 +151,17 @@ class VectorIndex:
         cosines: only the nearest vectors are sorted, widening until enough articles hold them."""
         return self._walk(scanned, None, limit)[0]
 
-    def nearest_bounded(self, query: np.ndarray, limit: int) -> list[tuple[str, float]]:
+    def bounds(self, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Upper and lower bounds of every distinct vector's cosine with ``query``, from the int8 copy."""
+        assert self.coarse is not None
+        return self.coarse.bounds(np.asarray(query, dtype=np.float16).astype(np.float32))
+
+    def nearest_bounded(
+        self, query: np.ndarray, limit: int, bounds: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> list[tuple[str, float]]:
         """What ``nearest(scan(query), limit)`` gives, scoring exactly only the vectors whose int8 bound reaches
         the last article found: any other is farther than every vector the walk used."""
-        assert self.coarse is not None
-        upper = self.coarse.upper(np.asarray(query, dtype=np.float16).astype(np.float32))
+        upper = (bounds or self.bounds(query))[0]
         n = len(upper)
         count = min(n, max(BOUNDED_FIRST, limit * 8))
         while count < n:
@@ -237,6 +262,13 @@ class PassageScores:
         self.scanned = index.scan(self.query) if index.ann is None and index.coarse is None else None
         self.full = index.best_from(self.scanned) if index.per_row and self.scanned is not None else None
         self.known: dict[int, float] = {}
+        self._bounds: tuple[np.ndarray, np.ndarray] | None = None
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The int8 bounds of every distinct vector, computed once for the nearest articles and every score."""
+        if self._bounds is None and self.index.coarse is not None and self.scanned is None:
+            self._bounds = self.index.bounds(self.query)
+        return self._bounds
 
     def top(self, limit: int, allowed: set[str] | None = None) -> list[tuple[str, float]]:
         """The ``limit`` articles with the nearest passages, best first, optionally only among ``allowed``."""
@@ -246,7 +278,7 @@ class PassageScores:
             if self.full is not None:
                 return index.top(self.full, limit, allowed)
             if allowed is None and self.scanned is None:
-                return index.nearest_bounded(self.query, limit)
+                return index.nearest_bounded(self.query, limit, self.bounds())
             if self.scanned is None:  # a category: its articles' best passages, from a full scan
                 self.scanned = index.scan(self.query)
             if allowed is None:
@@ -281,6 +313,6 @@ class PassageScores:
             return {index.articles[p]: float(self.full[p]) for p in positions}
         todo = np.asarray([p for p in dict.fromkeys(positions) if p not in self.known], dtype=np.int64)
         if len(todo):
-            found = index.best_of(todo, self.query, self.scanned)
+            found = index.best_of(todo, self.query, self.scanned, self.bounds())
             self.known.update(zip(todo.tolist(), found.tolist(), strict=True))
         return {index.articles[p]: self.known[p] for p in positions}
