@@ -203,8 +203,8 @@ def _embed(
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Each distinct vector of ``chunks`` once (float16), which one each chunk has, and how many texts were
     embedded. An unchanged article's vectors are the ``earlier`` build's (taken over the runs ``_same_runs``
-    found); a text is embedded once however
-    often it repeats; a chunk of a locale the model is not ``used`` for gets a zero vector (never read).
+    found); a text is embedded once however often it repeats; a chunk of a locale the model is not ``used``
+    for gets a zero vector (never read).
     """
     of_row = np.full(len(chunks), -1, dtype=np.int64)
     known = np.zeros((0, embedder.dim), dtype=np.float16)
@@ -232,9 +232,9 @@ def _embed(
         of_row[todo[text]] = len(known) + k
     of_row[unread] = len(known) + len(texts)  # the zero row after them
     everything = np.concatenate([known, fresh.astype(np.float16)]) if len(known) else fresh
-    distinct, first_of = distinct_vectors(everything[np.unique(of_row)] if len(of_row) else everything[:0])
-    # of_row indexes ``everything``; map it through the used rows, then to their distinct vector.
+    # of_row indexes ``everything``: keep the rows used (an edit drops some), each distinct vector once.
     used_rows = np.unique(of_row)
+    distinct, first_of = distinct_vectors(everything[used_rows])
     return distinct, first_of[np.searchsorted(used_rows, of_row)], len(texts)
 
 

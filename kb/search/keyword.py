@@ -123,8 +123,9 @@ def write_index(
     if earlier is not None:
         counts = term_counts.splice(earlier, counts, [a.id for a in articles])
     term_counts.save(counts, folder)
-    postings.save(postings.from_counts(counts, FIELDS), folder)
-    phrases.save(phrases.from_counts(counts, FIELDS), folder)
+    scored = postings.score_fields(counts, FIELDS)
+    postings.save(postings.from_counts(counts, scored), folder)
+    phrases.save(phrases.from_counts(counts, scored), folder)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ postings keep their positions; ``tests/test_phrases.py`` checks the scores again
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,13 +92,13 @@ class Phrases:
         return total
 
 
-def from_counts(counts: Counts, boosts: dict[str, float]) -> Phrases:
-    """The arrays ``read_whoosh`` reads from a freshly written index, computed from the counts alone."""
-    return Phrases({name: _field_from_counts(counts, name, boosts[name]) for name in FIELDS if name in counts.fields})
+def from_counts(counts: Counts, scored: Mapping[str, postings.ScoredField]) -> Phrases:
+    """The arrays ``read_whoosh`` reads from a freshly written index, computed from the counts alone
+    (``scored``: ``postings.score_fields``, the same the term arrays are made from)."""
+    return Phrases({name: _field_from_counts(counts, name, scored[name]) for name in FIELDS if name in scored})
 
 
-def _field_from_counts(counts: Counts, name: str, boost: float) -> FieldPositions:
-    scored = postings.score_field(counts, name, boost)
+def _field_from_counts(counts: Counts, name: str, scored: postings.ScoredField) -> FieldPositions:
     field = counts.fields[name]
     first, last = field.positions_at[scored.entries], field.positions_at[scored.entries + 1]
     return FieldPositions(

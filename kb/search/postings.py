@@ -139,15 +139,22 @@ class ScoredField:
     entries: np.ndarray
 
 
-def from_counts(counts: Counts, boosts: Mapping[str, float]) -> Postings:
-    """The arrays ``read_whoosh`` reads from a freshly written index, computed from the counts alone."""
+def from_counts(counts: Counts, scored: Mapping[str, ScoredField]) -> Postings:
+    """The arrays ``read_whoosh`` reads from a freshly written index, computed from the counts alone
+    (``scored``: ``score_fields`` of every field, in ``FIELDS`` order)."""
     n = len(counts.ids)
     terms: dict[str, int] = {}
+    vocabulary_ids: list[int] = []  # of each term of ``terms``
     coverage = np.zeros(len(counts.vocabulary), dtype=np.int64)
     term_parts, doc_parts, score_parts = [], [], []
-    for name, boost in boosts.items():
-        field = score_field(counts, name, boost)
-        named = [terms.setdefault(counts.vocabulary[t], len(terms)) for t in field.terms.tolist()]
+    for name, field in scored.items():
+        named = []
+        for t in field.terms.tolist():
+            word = counts.vocabulary[t]
+            if word not in terms:
+                terms[word] = len(terms)
+                vocabulary_ids.append(t)
+            named.append(terms[word])
         term_parts.append(np.repeat(np.asarray(named, dtype=np.int64), np.diff(field.offsets)))
         doc_parts.append(field.docs)
         score_parts.append(field.scores)
@@ -157,19 +164,21 @@ def from_counts(counts: Counts, boosts: Mapping[str, float]) -> Postings:
         n,
         terms,
         (np.concatenate(term_parts), np.concatenate(doc_parts), np.concatenate(score_parts)),
-        np.array([coverage[i] for i in _vocabulary_ids(counts, terms)], dtype=np.int64),
+        coverage[np.asarray(vocabulary_ids, dtype=np.int64)],
         counts.ids,
         counts.categories,
         {counts.vocabulary[t] for t in np.unique(counts.fields["words"].terms).tolist()},
     )
 
 
-def _vocabulary_ids(counts: Counts, terms: dict[str, int]) -> list[int]:
-    at = {word: i for i, word in enumerate(counts.vocabulary)}
-    return [at[t] for t in terms]
+def score_fields(counts: Counts, boosts: Mapping[str, float]) -> dict[str, ScoredField]:
+    """Each field of ``boosts`` scored once, for the term arrays and the phrase arrays alike."""
+    rank = np.empty(len(counts.vocabulary), dtype=np.int64)  # a word's place in Whoosh's lexicon order
+    rank[sorted(range(len(counts.vocabulary)), key=counts.vocabulary.__getitem__)] = np.arange(len(rank))
+    return {name: _score_field(counts, name, boost, rank) for name, boost in boosts.items()}
 
 
-def score_field(counts: Counts, name: str, boost: float) -> ScoredField:
+def _score_field(counts: Counts, name: str, boost: float, rank: np.ndarray) -> ScoredField:
     """Every (term, document) of field ``name`` scored as Whoosh's BM25F(B, K1) scores a fresh index:
     the same float operations in the same order, so that the results are equal, not close."""
     field, n = counts.fields[name], len(counts.ids)
@@ -179,8 +188,6 @@ def score_field(counts: Counts, name: str, boost: float) -> ScoredField:
     avgfl = int(field.lengths.sum()) / (n or 1) or 1
     lengths = np.asarray(_stored_length(field.lengths), dtype=np.float64)
     norm = K1 * ((1 - B) + B * lengths / avgfl)
-    rank = np.empty(len(counts.vocabulary), dtype=np.int64)
-    rank[sorted(range(len(counts.vocabulary)), key=counts.vocabulary.__getitem__)] = np.arange(len(rank))
     entries = np.lexsort((doc, rank[field.terms]))
     term_of, docs = field.terms[entries], doc[entries]
     tf = field.freqs[entries].astype(np.float64) * boost

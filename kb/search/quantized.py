@@ -43,10 +43,6 @@ class Quantized:
         error = np.linalg.norm(exact - codes / scale[:, None], axis=1)
         return cls(codes, scale, error, np.linalg.norm(exact, axis=1))
 
-    def upper(self, query: np.ndarray) -> np.ndarray:
-        """For every vector, a number no smaller than its float32 cosine with ``query``."""
-        return self.bounds(query)[0]
-
     def bounds(self, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For every vector, numbers no smaller and no larger than its float32 cosine with ``query``.
 
