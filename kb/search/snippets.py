@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 
+import numpy as np
 from markupsafe import Markup, escape
 
 TOKEN = re.compile(r"\w+(?:[.'’-]\w+)*|\W+", re.UNICODE)
@@ -14,18 +15,15 @@ SECTIONS_KEPT = 4096  # analysed section texts per process; the same sections an
 
 def snippet(text: str, stems: set[str], stem: Callable[[str], Iterable[str]], words: int = 32) -> Markup:
     """Return about ``words`` words of ``text`` around the densest match, query words in <mark>."""
-    escaped, word_positions, word_stems = _analysed(text, stem)
-    marked = {i for i, s in zip(word_positions, word_stems, strict=True) if s & stems} if stems else set()
+    escaped, word_positions, where = _analysed(text, stem)
+    matched = sorted(set().union(*(where.get(s, ()) for s in stems))) if stems else []  # the nth words
     start_word = 0
-    if marked and len(word_positions) > words:
-        flags = [1 if i in marked else 0 for i in word_positions]
-        count = sum(flags[:words])
-        best, best_count = 0, count
-        for w in range(1, len(flags) - words + 1):  # slide the window one word at a time
-            count += flags[w + words - 1] - flags[w - 1]
-            if count > best_count:
-                best, best_count = w, count
-        start_word = max(0, best - 3)
+    if matched and len(word_positions) > words:
+        found = np.zeros(len(word_positions) + 1, dtype=np.int64)
+        found[np.asarray(matched) + 1] = 1
+        running = np.cumsum(found)
+        start_word = max(0, int(np.argmax(running[words:] - running[:-words])) - 3)  # the first densest window
+    marked = {word_positions[n] for n in matched}
     chosen = word_positions[start_word : start_word + words]
     if not chosen:
         return Markup("")
@@ -41,12 +39,13 @@ def snippet(text: str, stems: set[str], stem: Callable[[str], Iterable[str]], wo
 @lru_cache(maxsize=SECTIONS_KEPT)
 def _analysed(
     text: str, stem: Callable[[str], Iterable[str]]
-) -> tuple[tuple[str, ...], tuple[int, ...], tuple[frozenset[str], ...]]:
-    """A section's tokens (escaped), where its words are and each word's stems: the same for every question."""
+) -> tuple[tuple[str, ...], tuple[int, ...], dict[str, tuple[int, ...]]]:
+    """A section's tokens (escaped), where its words are, and which words (the nth) have each stem: the same
+    for every question, so a question looks up its few stems instead of testing every word."""
     tokens = TOKEN.findall(text.replace("\n", " · "))
     positions = tuple(i for i, t in enumerate(tokens) if t[0].isalnum() or t[0] == "_")
-    return (
-        tuple(str(escape(t)) for t in tokens),
-        positions,
-        tuple(frozenset(stem(tokens[i])) for i in positions),
-    )
+    where: dict[str, list[int]] = {}
+    for n, i in enumerate(positions):
+        for s in frozenset(stem(tokens[i])):
+            where.setdefault(s, []).append(n)
+    return tuple(str(escape(t)) for t in tokens), positions, {s: tuple(ns) for s, ns in where.items()}

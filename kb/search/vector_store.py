@@ -71,6 +71,9 @@ class Owners:
     starts: np.ndarray
     owners: np.ndarray  # article positions
 
+    def __post_init__(self) -> None:
+        self.articles = int(self.owners.max()) + 1 if len(self.owners) else 0
+
     @classmethod
     def of_rows(cls, vector_of_row: np.ndarray, article_of_row: np.ndarray, vectors: int) -> Owners:
         order = np.argsort(vector_of_row, kind="stable")
@@ -82,8 +85,12 @@ class Owners:
         firsts, lengths = self.starts[keys], self.starts[keys + 1] - self.starts[keys]
         offsets = np.cumsum(lengths) - lengths
         found = self.owners[np.repeat(firsts - offsets, lengths) + np.arange(int(lengths.sum()))]
-        _, first = np.unique(found, return_index=True)
-        first = np.sort(first)
+        # Where each article is first met, without sorting the owners (np.unique cost three times as much
+        # when a vector that thousands of articles hold is among the nearest).
+        at = np.arange(len(found))
+        place = np.full(self.articles, len(found), dtype=np.int64)
+        np.minimum.at(place, found, at)
+        first = np.flatnonzero(place[found] == at)
         return found[first], np.repeat(np.arange(len(keys)), lengths)[first]
 
 

@@ -107,12 +107,14 @@ class VectorIndex:
         query: np.ndarray,
         scanned: np.ndarray | None = None,
         bounds: tuple[np.ndarray, np.ndarray] | None = None,
-    ) -> np.ndarray:
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         """The exact best passage cosine of the articles at ``positions`` (their rows only), read from
         ``scan``'s cosines when given; with the int8 ``bounds`` of every distinct vector, only the vectors
-        that may be their article's best are scored."""
+        that may be their article's best are scored. With it, the row of each article's best passage (its
+        first, on a tie) where the rows were scored as ``best_row`` scores them (not read from a scan, which
+        rounds a row by its place), else None."""
         if len(positions) == 0:
-            return np.zeros(0, dtype=np.float32)
+            return np.zeros(0, dtype=np.float32), None
         starts, ends = self.starts[positions], self.ends[positions]
         lengths = ends - starts
         offsets = np.cumsum(lengths) - lengths
@@ -131,7 +133,11 @@ class VectorIndex:
             cosines[maybe] = self._row_scores(rows[maybe], query)
         else:
             cosines = self._row_scores(rows, query)
-        return np.maximum.reduceat(cosines, offsets)
+        best = np.maximum.reduceat(cosines, offsets)
+        if scanned is not None or self.per_row or (self.ann is not None and self.vectors.dtype == np.float32):
+            return best, None  # BLAS: a row's cosine depends on the rows scored with it
+        at_best = np.flatnonzero(cosines == np.repeat(best, lengths))
+        return best, rows[at_best[np.searchsorted(at_best, offsets)]]
 
     def _row_scores(self, rows: np.ndarray, query: np.ndarray) -> np.ndarray:
         """The cosine of each of ``rows``: a vector that several rows share is computed once."""
@@ -262,6 +268,7 @@ class PassageScores:
         self.scanned = index.scan(self.query) if index.ann is None and index.coarse is None else None
         self.full = index.best_from(self.scanned) if index.per_row and self.scanned is not None else None
         self.known: dict[int, float] = {}
+        self.rows: dict[int, int] = {}  # position -> row of its best passage, where ``of`` found it
         self._bounds: tuple[np.ndarray, np.ndarray] | None = None
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray] | None:
@@ -313,6 +320,13 @@ class PassageScores:
             return {index.articles[p]: float(self.full[p]) for p in positions}
         todo = np.asarray([p for p in dict.fromkeys(positions) if p not in self.known], dtype=np.int64)
         if len(todo):
-            found = index.best_of(todo, self.query, self.scanned, self.bounds())
+            found, rows = index.best_of(todo, self.query, self.scanned, self.bounds())
             self.known.update(zip(todo.tolist(), found.tolist(), strict=True))
+            if rows is not None:
+                self.rows.update(zip(todo.tolist(), rows.tolist(), strict=True))
         return {index.articles[p]: self.known[p] for p in positions}
+
+    def best_row(self, article_id: str) -> int:
+        """``VectorIndex.best_row`` for this query: kept from ``of`` when it scored the article's rows."""
+        row = self.rows.get(self.index.position[article_id])
+        return self.index.best_row(article_id, self.query) if row is None else row
