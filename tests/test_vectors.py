@@ -222,6 +222,43 @@ def test_a_graph_is_written_only_for_many_distinct_vectors(tmp_path: Path) -> No
         assert (build / "ann-usem3-en.usearch").exists() is expected
 
 
+def test_an_edit_changes_the_previous_graph_instead_of_building_it_again(tmp_path: Path) -> None:
+    # One article's passages replaced: the previous graph is taken, its gone vectors' nodes removed and the
+    # new ones added. Searches through it find what an exact scan finds; no removed vector is returned.
+    rng = np.random.default_rng(8)
+    dim, count = 16, 1_200
+    ids = [f"en/a{i // 3}" for i in range(count)]
+    rows = rng.standard_normal((count, dim)).astype(np.float32)
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    before, after = tmp_path / "before", tmp_path / "after"
+    before.mkdir()
+    after.mkdir()
+    write_anns(before, "usem3", *distinct_vectors(rows), ids, above=500)
+    edited = rows.copy()
+    edited[30:33] = rng.standard_normal((3, dim)).astype(np.float32)  # article a10 rewritten
+    edited[30:33] /= np.linalg.norm(edited[30:33], axis=1, keepdims=True)
+    distinct, of_row = distinct_vectors(edited)
+    write_anns(after, "usem3", distinct, of_row, ids, above=500, previous=before)
+    graph = open_ann(after / "ann-usem3-en.usearch")
+    assert graph is not None and graph.keys is not None  # changed, not rebuilt: keys are no longer positions
+    assert len(graph) == count and int(np.count_nonzero(graph.keys < 0)) == 3  # the three old nodes removed
+    exact = VectorIndex(distinct, ids, [""] * count, [""] * count, of_row=of_row)
+    through_graph = VectorIndex(distinct, ids, [""] * count, [""] * count, ann=graph, of_row=of_row)
+    for row in (30, 31, 32, 5, 700):  # the new passages and old ones, as questions
+        query = edited[row] + 0.05 * rng.standard_normal(dim).astype(np.float32)
+        query /= np.linalg.norm(query)
+        found, wanted = through_graph.scores(query).top(10), exact.scores(query).top(10)
+        assert [a for a, _ in found] == [a for a, _ in wanted]
+        assert [c for _, c in found] == pytest.approx([c for _, c in wanted], abs=1e-6)
+    # Rewriting more than a tenth of the vectors since the fresh build builds the graph afresh.
+    again = tmp_path / "again"
+    again.mkdir()
+    edited[: count // 5] = rng.standard_normal((count // 5, dim)).astype(np.float32)
+    write_anns(again, "usem3", *distinct_vectors(edited), ids, above=500, previous=after)
+    rebuilt = open_ann(again / "ann-usem3-en.usearch")
+    assert rebuilt is not None and rebuilt.keys is None and len(rebuilt) == count
+
+
 def test_a_search_through_the_graph_ranks_as_the_full_scan_does(
     searcher: Searcher, indexed_root: Path, tmp_path: Path
 ) -> None:

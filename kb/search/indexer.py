@@ -142,7 +142,7 @@ def _build(
             )
             save_vectors(build / f"vectors-{key}.npy", distinct, of_row)
             by_locale = locale_rows(ids) if by_locale is None else by_locale  # once for every model
-            write_anns(build, key, distinct, of_row, ids, by_locale=by_locale)
+            write_anns(build, key, distinct, of_row, ids, by_locale=by_locale, previous=previous if reuse else None)
             report.chunks_embedded += embedded
         models[key] = embedder.name
     report.model = ", ".join(models.values())
