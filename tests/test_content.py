@@ -9,6 +9,7 @@ import pytest
 from conftest import MINI_ARTICLES, make_app, write_tree
 
 from kb.content import load_library
+from kb.content.loader import article_files
 
 
 def tree(tmp_path: Path, extra: dict[str, str]) -> Path:
@@ -290,6 +291,16 @@ def test_files_starting_with_underscore_or_dot_are_not_articles(tmp_path: Path) 
     text = "---\ntitle: Hidden\nsummary: S\n---\n\nBody.\n"
     library = load_library(tree(tmp_path, {"en/points/_partial.md": text, "en/.trash/hidden.md": text}))
     assert library.get("en", "_partial") is None and library.get("en", "hidden") is None
+
+
+def test_article_files_are_read_in_path_order(tmp_path: Path) -> None:
+    # Folder by folder, as paths sort ("a" before "a-b", though "-" sorts before "/" in a string); no file
+    # under or named with _ or a dot, and nothing but locale/category/name.md.
+    names = ["en/a-b/x.md", "en/a/z.md", "en/a/y.md", "en/_drafts/d.md", "en/a/.h.md", "fr/a/x.md", "en/x.md"]
+    for name in names:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x", encoding="utf-8")
+    assert article_files(tmp_path) == ["en/a/y.md", "en/a/z.md", "en/a-b/x.md", "fr/a/x.md"]
 
 
 def test_missing_articles_folder_is_a_problem_not_a_crash(tmp_path: Path) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from pathlib import PurePosixPath
 from typing import Any
 
 from kb.content.sections import Section
@@ -73,7 +72,12 @@ class Article:
     @cached_property
     def translation_key(self) -> str:
         """What joins the translations of one article: its path below the locale folder."""
-        return self.translation_of or str(PurePosixPath(self.path).relative_to(self.locale))
+        if self.translation_of:
+            return self.translation_of
+        locale, _, below = self.path.partition("/")
+        if locale != self.locale or not below:
+            raise ValueError(f"{self.path!r} is not in the {self.locale!r} folder")
+        return below
 
     @property
     def revision(self) -> str:

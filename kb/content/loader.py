@@ -5,8 +5,10 @@ A broken article is reported as ``path:line: message`` and left out; every other
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import logging
+import os
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -46,10 +48,8 @@ def load_library(root: Path | str, include_drafts: bool = False, rendered: Path 
     # Only while parsing: rendering makes cyclic garbage (Markdown's objects) that must still be collected.
     with collector.paused():
         parses = ParseCache(parsed_in(rendered.parent) if rendered is not None else None)
-        for path in sorted(root.glob("*/*/*.md")):
-            if any(part.startswith(("_", ".")) for part in path.relative_to(root).parts):
-                continue
-            rel = path.relative_to(root).as_posix()
+        for rel in article_files(root):
+            path = root / rel
             raw = path.read_bytes()
             article, found = parses.parse(rel, raw, partial(_parsed, path, rel, raw))
             problems.extend(found)
@@ -80,6 +80,15 @@ def load_library(root: Path | str, include_drafts: bool = False, rendered: Path 
     for key in [k for k in categories if not any((a.locale, a.category) == k for a in served)]:
         del categories[key]
     return Library(root, served, categories, problems)
+
+
+def article_files(root: Path) -> list[str]:
+    """The article files below ``root`` (locale/category/name.md, as posix paths) in path order, without those
+    whose folder or name starts with _ or a dot. Strings, not paths: at 10,000 articles pathlib's parsing,
+    comparing and relating of paths took ~0.5 s of each load."""
+    found = (name.replace(os.sep, "/") for name in glob.glob("*/*/*.md", root_dir=root))
+    kept = (rel for rel in found if not any(part.startswith(("_", ".")) for part in rel.split("/")))
+    return sorted(kept, key=lambda rel: rel.split("/"))
 
 
 def _title_from(folder: str) -> str:
