@@ -155,10 +155,11 @@ class Searcher:
         self.semantic_reason = ""
         built_with = manifest.get("models", {})
         chunks = read_columns(build / "chunks.json") if built_with else {"id": [], "anchor": [], "heading": []}
+        passages = _passages_by_locale(chunks)  # once for every model: 343,646 rows at 10,000 articles
         for key, embedder in embedders.items():
             if built_with.get(key) == embedder.name:
                 self.embedders[key] = embedder
-                self.vectors[key] = _vector_indexes(build, key, chunks)
+                self.vectors[key] = _vector_indexes(build, key, passages, len(chunks["id"]))
         if "minilm" not in self.embedders:
             self.semantic_reason = (
                 "the embedding model could not be loaded (see the log)"
@@ -568,22 +569,39 @@ def _titled_names(library: Library, names: Names) -> dict[str, frozenset[str]]:
     }
 
 
-def _vector_indexes(build: Path, key: str, chunks: dict[str, list[str]]) -> dict[str, VectorIndex]:
+@dataclass(frozen=True)
+class LocalePassages:
+    """One locale's passage rows in the build, and their articles, anchors and headings."""
+
+    rows: list[int]
+    ids: list[str]
+    anchors: list[str]
+    headings: list[str]
+
+
+def _passages_by_locale(chunks: dict[str, list[str]]) -> dict[str, LocalePassages]:
+    ids, anchors, headings = chunks["id"], chunks["anchor"], chunks["heading"]
+    return {
+        locale: LocalePassages(rows, [ids[r] for r in rows], [anchors[r] for r in rows], [headings[r] for r in rows])
+        for locale, rows in locale_rows(ids).items()
+    }
+
+
+def _vector_indexes(build: Path, key: str, passages: dict[str, LocalePassages], count: int) -> dict[str, VectorIndex]:
     """Split model ``key``'s memory-mapped passage matrix by locale, so a query scores only its own language's
     rows; a locale with a saved HNSW graph is searched through it."""
-    ids, anchors, headings = chunks["id"], chunks["anchor"], chunks["heading"]
     matrix = load_vectors(build / f"vectors-{key}.npy")
-    of_row = load_row_map(build / f"vectors-{key}.npy", len(ids))
+    of_row = load_row_map(build / f"vectors-{key}.npy", count)
     indexes = {}
-    for locale, rows in locale_rows(ids).items():
+    for locale, mine in passages.items():
         if not reads(key, locale):
             continue  # never embedded: an English-only model has no French rows to search
         indexes[locale] = VectorIndex(
             matrix,
-            [ids[r] for r in rows],
-            [anchors[r] for r in rows],
-            [headings[r] for r in rows],
+            mine.ids,
+            mine.anchors,
+            mine.headings,
             ann=open_ann(ann_path(build, key, locale)),
-            of_row=take_rows(of_row, rows),
+            of_row=take_rows(of_row, mine.rows),
         )
     return indexes
