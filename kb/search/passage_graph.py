@@ -83,9 +83,7 @@ def _changed_graph(earlier: Path, half: np.ndarray) -> tuple[Any, np.ndarray, in
     if ann is None or ann.ndim != half.shape[1]:
         return None
     node_keys = np.asarray(ann.keys, dtype=np.int64)
-    position = {half[i].tobytes(): i for i in range(len(half))}
-    old_vectors = np.asarray(ann.get(node_keys.astype(np.uint64)), dtype=np.float16)
-    found = np.array([position.get(v.tobytes(), -1) for v in old_vectors], dtype=np.int64)
+    found = _positions_in(half, np.asarray(ann.get(node_keys.astype(np.uint64)), dtype=np.float16))
     gone = node_keys[found < 0]
     removed += len(gone)
     if removed > REBUILD_SHARE * len(half):
@@ -102,6 +100,34 @@ def _changed_graph(earlier: Path, half: np.ndarray) -> tuple[Any, np.ndarray, in
         ann.add(np.arange(next_key, next_key + len(new), dtype=np.uint64), half[new])
         keys[next_key:] = new
     return ann, keys, removed
+
+
+def _positions_in(half: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """For each row of ``wanted``, the position of a row of ``half`` with the same bits, or -1.
+
+    Matched by a 64-bit hash of each row, then compared whole: a dictionary of the rows' bytes would hold a
+    copy of every vector (1.3 GB for a graph of 1.7 M passages).
+    """
+    first: dict[int, int] = {}
+    for i, h in enumerate(_row_hashes(half).tolist()):
+        first.setdefault(h, i)
+    found = np.array([first.get(h, -1) for h in _row_hashes(wanted).tolist()], dtype=np.int64)
+    hit = np.flatnonzero(found >= 0)
+    same = np.all(half[found[hit]].view(np.uint16) == wanted[hit].view(np.uint16), axis=1)
+    found[hit[~same]] = -1  # another vector with the same hash: not this one
+    return found
+
+
+def _row_hashes(half: np.ndarray, block: int = 16_384) -> np.ndarray:
+    """A 64-bit hash of each float16 row's bits (sums of the bits times odd constants, wrapping)."""
+    bits = np.ascontiguousarray(half, dtype=np.float16).view(np.uint16)
+    factors = np.random.default_rng(7).integers(1, 2**62, size=bits.shape[1], dtype=np.uint64) * 2 + 1
+    hashes = np.empty(len(bits), dtype=np.uint64)
+    for start in range(0, len(bits), block):
+        part = bits[start : start + block].astype(np.uint64)
+        part ^= part >> np.uint64(7)  # spread each 16-bit word before mixing
+        hashes[start : start + block] = (part * factors).sum(axis=1, dtype=np.uint64)
+    return hashes
 
 
 def _new_index(ndim: int) -> Any:
