@@ -26,7 +26,7 @@ EXPANSION_ADD = 256
 EXPANSION_SEARCH = 256
 
 
-def write_ann(path: Path, vectors: np.ndarray, article_ids: list[str], earlier: Path | None = None) -> None:
+def write_ann(path: Path, vectors: np.ndarray, article_ids: list[str]) -> None:
     """Build the HNSW graph over the distinct passage vectors of ``vectors`` (one per row) and save it to
     ``path``, with the articles that hold each vector beside it (``owners_path``).
 
@@ -36,7 +36,7 @@ def write_ann(path: Path, vectors: np.ndarray, article_ids: list[str], earlier: 
     """
     half = np.ascontiguousarray(vectors, dtype=np.float16)
     first, inverse = distinct_rows(half)
-    write_graph(path, half[first], Owners.of_rows(inverse, article_positions(article_ids), len(first)), earlier)
+    write_graph(path, half[first], Owners.of_rows(inverse, article_positions(article_ids), len(first)))
 
 
 def write_graph(path: Path, nodes: np.ndarray, held: Owners, earlier: Path | None = None) -> None:
