@@ -17,7 +17,7 @@ from conftest import MODELS, make_app, write_tree
 from kb.config import Settings
 from kb.content import load_library
 from kb.search import open_searcher
-from kb.search.chunks import Chunk, chunk_article, read_chunks, save_chunks
+from kb.search.chunks import Chunk, chunk_article, read_chunks, read_columns, save_chunks
 from kb.search.indexer import KEEP_BUILDS, build_index, current_build, read_manifest
 from kb.search.vector_store import read_rows
 
@@ -300,10 +300,30 @@ def test_the_english_only_model_embeds_english_passages_only(articles_dir: Path,
     assert [h.id for h in searcher.search("installer Perkly sur Shopify", "fr").hits][:1] == ["fr/install-on-shopify"]
 
 
-def test_passages_are_read_back_from_columns_and_from_a_build_before_them(tmp_path: Path) -> None:
-    chunks = [Chunk("en/a", "", "", "Title. Summary"), Chunk("en/a", "setup", "Setup", "Step one é 한")]
+def test_passages_are_read_back_from_runs_and_from_builds_before_them(tmp_path: Path) -> None:
+    chunks = [
+        Chunk("en/a", "", "", "Title. Summary"),
+        Chunk("en/a", "setup", "Setup", "Step one é 한"),
+        Chunk("en/a", "setup", "Setup", "Step two"),
+        Chunk("en/b", "", "", "Other"),
+        Chunk("en/a", "", "", "A again: runs, not groups"),
+    ]
     save_chunks(tmp_path / "chunks.json", chunks)
     assert read_chunks(tmp_path / "chunks.json") == chunks
+    # What the site reads: the runs only, not the texts beside them.
+    assert read_columns(tmp_path / "chunks.json") == {
+        "id": [c.article_id for c in chunks],
+        "anchor": [c.anchor for c in chunks],
+        "heading": [c.heading for c in chunks],
+    }
+    assert "Step two" not in (tmp_path / "chunks.json").read_text(encoding="utf-8")
+    columns = {name: [c[k] for c in chunks] for name, k in (("id", 0), ("anchor", 1), ("heading", 2), ("text", 3))}
+    (tmp_path / "columns").mkdir()
+    (tmp_path / "columns" / "chunks.json").write_text(json.dumps(columns), encoding="utf-8")
+    assert read_chunks(tmp_path / "columns" / "chunks.json") == chunks
     older = [{"id": c.article_id, "anchor": c.anchor, "heading": c.heading, "text": c.text} for c in chunks]
     (tmp_path / "old.json").write_text(json.dumps(older), encoding="utf-8")
     assert read_chunks(tmp_path / "old.json") == chunks
+    (tmp_path / "chunk-texts.json").write_text(json.dumps(["one text short"]), encoding="utf-8")
+    with pytest.raises(ValueError, match="1 texts for 5 passages"):
+        read_chunks(tmp_path / "chunks.json")
