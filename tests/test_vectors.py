@@ -250,6 +250,17 @@ def test_an_edit_changes_the_previous_graph_instead_of_building_it_again(tmp_pat
         found, wanted = through_graph.scores(query).top(10), exact.scores(query).top(10)
         assert [a for a, _ in found] == [a for a, _ in wanted]
         assert [c for _, c in found] == pytest.approx([c for _, c in wanted], abs=1e-6)
+    # A graph written before the keys (its owners alone beside it) opens as it did, and an edit changes it.
+    owners = before / "ann-usem3-en.owners.npz"
+    with np.load(owners) as saved:
+        np.savez(owners, starts=saved["starts"], owners=saved["owners"])
+    older = open_ann(before / "ann-usem3-en.usearch")
+    assert older is not None and older.keys is None and len(older) == count
+    from_old = tmp_path / "from-old"
+    from_old.mkdir()
+    write_anns(from_old, "usem3", distinct, of_row, ids, above=500, previous=before)
+    changed = open_ann(from_old / "ann-usem3-en.usearch")
+    assert changed is not None and changed.keys is not None and len(changed) == count
     # Rewriting more than a tenth of the vectors since the fresh build builds the graph afresh.
     again = tmp_path / "again"
     again.mkdir()
