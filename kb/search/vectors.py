@@ -15,7 +15,7 @@ import simsimd
 
 from kb.search.passage_graph import PassageGraph
 from kb.search.quantized import Quantized
-from kb.search.vector_store import Owners, article_positions
+from kb.search.vector_store import Owners
 
 APPROXIMATE_ABOVE = 10_000  # passages of a category below which a filtered query scores all of them exactly
 # Rows up to which every article's best passage is gathered from the scan at once, as a small locale needs
@@ -74,12 +74,13 @@ class VectorIndex:
             used, local = np.unique(ids, return_inverse=True)
             self.dense = np.asarray(self.vectors[used], dtype=np.float32)
             self.local_of_row = local.ravel()
-            self.held = Owners.of_rows(self.local_of_row, article_positions(self.article_ids), len(used))
+            article_of_row = np.repeat(np.arange(len(self.starts)), self.ends - self.starts)  # from the runs
+            self.held = Owners.of_rows(self.local_of_row, article_of_row, len(used))
             self.coarse = Quantized.of(self.dense) if len(self.dense) > BOUNDED_ABOVE else None
 
     def scan(self, query: np.ndarray) -> np.ndarray:
         """The cosine of each row of a small locale, or of each distinct vector of a larger one without a graph."""
-        return self._dot(self.dense, query) if self.per_row else self._each(self.dense, query)
+        return self._dot(self.dense, query) if self.per_row else self._dot(self.dense, query, by_row=True)
 
     def best_per_article(self, query: np.ndarray) -> np.ndarray:
         """The best passage cosine of every article, in ``self.articles`` order (a full scan)."""
@@ -146,7 +147,7 @@ class VectorIndex:
         if self.ann is None:
             # Each distinct vector once: 7,400 rows of 180 articles held 1,300 at 10,000 articles.
             wanted, back = np.unique(self.local_of_row[rows], return_inverse=True)
-            return self._each(self.dense[wanted], query)[back.ravel()]
+            return self._dot(self.dense[wanted], query, by_row=True)[back.ravel()]
         if self.of_row is None:
             return self._dot(self.vectors[rows], query)
         wanted, back = np.unique(self.of_row[rows], return_inverse=True)
@@ -173,7 +174,7 @@ class VectorIndex:
         while count < n:
             split = np.argpartition(-upper, count)
             chosen = np.sort(split[:count])  # in order: the rows are gathered from memory faster
-            found, reached = self._walk(self._each(self.dense[chosen], query), chosen, limit)
+            found, reached = self._walk(self._dot(self.dense[chosen], query, by_row=True), chosen, limit)
             if reached is not None and upper[split[count]] < reached:
                 return found
             count *= 4
@@ -228,30 +229,23 @@ class VectorIndex:
         return PassageScores(self, query)
 
     @staticmethod
-    def _dot(matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
+    def _dot(matrix: np.ndarray, query: np.ndarray, by_row: bool = False) -> np.ndarray:
         """``matrix @ query`` as float32: BLAS for the float32 rows of a small locale; simsimd for float16 rows,
-        which reads them as they are (5.2 -> 0.56 ms for 100 articles of 34 passages, bench/README.md).
+        which reads them as they are (5.2 -> 0.56 ms for 100 articles of 34 passages, bench/README.md), and
+        for float32 rows ``by_row``: simsimd's result for a row does not depend on the rows beside it, so the
+        vectors the int8 bounds choose score bit for bit as in a scan of all (BLAS rounds a row differently by
+        its place in a block; 1.8 -> 2.7 ms for a whole scan of 21,400 vectors, which only a category's query
+        still makes).
 
-        The query is rounded to float16 on both paths (as simsimd needs), so a locale scores the same
+        The query is rounded to float16 on every path (as simsimd needs), so a locale scores the same
         whichever path serves it.
         """
         half = np.asarray(query, dtype=np.float16)
-        if matrix.dtype == np.float32:
+        if matrix.dtype == np.float32 and not by_row:
             return matrix @ half.astype(np.float32)
         if len(matrix) == 0:
             return np.zeros(0, dtype=np.float32)
-        return np.asarray(simsimd.cdist(half[None], matrix, metric="dot"), dtype=np.float32)[0]
-
-    @staticmethod
-    def _each(matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
-        """``matrix @ query`` (float32 rows) by simsimd, whose result for a row does not depend on the rows
-        beside it: the vectors the bounds choose score bit for bit as in a scan of all (BLAS rounds a row
-        differently by its place in a block). 1.8 -> 2.7 ms for a whole scan of 21,400 vectors, which only
-        a category's query still makes."""
-        half = np.asarray(query, dtype=np.float16).astype(np.float32)
-        if len(matrix) == 0:
-            return np.zeros(0, dtype=np.float32)
-        return np.asarray(simsimd.cdist(half[None], matrix, metric="dot"), dtype=np.float32)[0]
+        return np.asarray(simsimd.cdist(half.astype(matrix.dtype)[None], matrix, metric="dot"), dtype=np.float32)[0]
 
 
 class PassageScores:
