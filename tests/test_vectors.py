@@ -224,32 +224,53 @@ def test_a_graph_is_written_only_for_many_distinct_vectors(tmp_path: Path) -> No
 
 def test_an_edit_changes_the_previous_graph_instead_of_building_it_again(tmp_path: Path) -> None:
     # One article's passages replaced: the previous graph is taken, its gone vectors' nodes removed and the
-    # new ones added. Searches through it find what an exact scan finds; no removed vector is returned.
+    # new ones added. The new passages are found, no removed vector is returned, every score is exact, and
+    # the changed graph finds the exact top 10 as often as a graph built afresh over the same vectors.
+    # (HNSW is approximate: on random 16-dimensional vectors either graph misses ~0.5 % of the exact top 10
+    # at random, run to run, as usearch adds nodes on several threads: comparing one list whole failed in CI.)
     rng = np.random.default_rng(8)
     dim, count = 16, 1_200
     ids = [f"en/a{i // 3}" for i in range(count)]
     rows = rng.standard_normal((count, dim)).astype(np.float32)
     rows /= np.linalg.norm(rows, axis=1, keepdims=True)
-    before, after = tmp_path / "before", tmp_path / "after"
-    before.mkdir()
-    after.mkdir()
+    before, after, fresh = tmp_path / "before", tmp_path / "after", tmp_path / "fresh"
+    for folder in (before, after, fresh):
+        folder.mkdir()
     write_anns(before, "usem3", *distinct_vectors(rows), ids, above=500)
     edited = rows.copy()
     edited[30:33] = rng.standard_normal((3, dim)).astype(np.float32)  # article a10 rewritten
     edited[30:33] /= np.linalg.norm(edited[30:33], axis=1, keepdims=True)
     distinct, of_row = distinct_vectors(edited)
     write_anns(after, "usem3", distinct, of_row, ids, above=500, previous=before)
+    write_anns(fresh, "usem3", distinct, of_row, ids, above=500)
     graph = open_ann(after / "ann-usem3-en.usearch")
     assert graph is not None and graph.keys is not None  # changed, not rebuilt: keys are no longer positions
     assert len(graph) == count and int(np.count_nonzero(graph.keys < 0)) == 3  # the three old nodes removed
+    removed_keys = set(np.flatnonzero(graph.keys < 0).tolist())
     exact = VectorIndex(distinct, ids, [""] * count, [""] * count, of_row=of_row)
     through_graph = VectorIndex(distinct, ids, [""] * count, [""] * count, ann=graph, of_row=of_row)
-    for row in (30, 31, 32, 5, 700):  # the new passages and old ones, as questions
+    rebuilt_graph = VectorIndex(
+        distinct, ids, [""] * count, [""] * count, ann=open_ann(fresh / "ann-usem3-en.usearch"), of_row=of_row
+    )
+    for row in (30, 31, 32):  # the new passages, as questions: their article found, at its exact score
         query = edited[row] + 0.05 * rng.standard_normal(dim).astype(np.float32)
         query /= np.linalg.norm(query)
-        found, wanted = through_graph.scores(query).top(10), exact.scores(query).top(10)
-        assert [a for a, _ in found] == [a for a, _ in wanted]
-        assert [c for _, c in found] == pytest.approx([c for _, c in wanted], abs=1e-6)
+        assert exact.scores(query).top(1)[0][0] == "en/a10"
+        found = dict(through_graph.scores(query).top(3))
+        assert found["en/a10"] == pytest.approx(exact.scores(query).of(["en/a10"])["en/a10"], abs=1e-6)
+    found_share, fresh_share = 0, 0
+    for row in rng.integers(0, count, 100):
+        query = edited[row] + 0.05 * rng.standard_normal(dim).astype(np.float32)
+        query /= np.linalg.norm(query)
+        raw = np.asarray(graph.graph.search(query.astype(np.float16), 30).keys, dtype=np.int64)
+        assert not removed_keys & set(raw.tolist())  # a removed node is never returned
+        wanted = dict(exact.scores(query).top(10))
+        found = through_graph.scores(query).top(10)
+        assert all(c == pytest.approx(exact.scores(query).of([a])[a], abs=1e-6) for a, c in found)
+        found_share += len(wanted.keys() & {a for a, _ in found})
+        fresh_share += len(wanted.keys() & {a for a, _ in rebuilt_graph.scores(query).top(10)})
+    # Over 40 runs either graph found 990-1,000 of the 1,000; a wrong key map or a broken graph finds far fewer.
+    assert found_share >= 970 and found_share >= fresh_share - 25  # as good as a fresh graph, within the noise
     # A graph written before the keys (its owners alone beside it) opens as it did, and an edit changes it.
     owners = before / "ann-usem3-en.owners.npz"
     with np.load(owners) as saved:
