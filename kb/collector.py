@@ -22,4 +22,19 @@ def paused() -> Iterator[None]:
         yield
     finally:
         if enabled:
+            _promote()
             gc.enable()
+
+
+def _promote() -> None:
+    """Move every object the collector tracks into its oldest generation.
+
+    What the block made is in the youngest one, which the next allocation after ``gc.enable`` collects: a walk
+    over all of it (0.7 s after loading 10,000 articles) only to promote it. The oldest generation is walked
+    only by full collections, which come when it has grown by a quarter through collections, so the block's
+    garbage cycles, if any, still go. Not in a process with frozen objects (a gunicorn worker: see
+    ``gunicorn.conf.py``), whose frozen objects would be moved too and then walked.
+    """
+    if gc.get_freeze_count() == 0:
+        gc.freeze()
+        gc.unfreeze()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import weakref
 
 import pytest
 
@@ -30,3 +31,44 @@ def test_a_collector_already_off_stays_off() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+class _Node:
+    """A container that can hold itself: a garbage cycle only a collection frees."""
+
+    def __init__(self) -> None:
+        self.me: _Node | None = None
+
+
+def test_what_a_block_made_goes_to_the_oldest_generation_and_its_cycles_are_still_collected() -> None:
+    # The youngest generation is collected at the first allocation after the block: at 10,000 articles a
+    # 0.7 s walk over what the load made, only to promote it. Moved to the oldest, it is walked by full
+    # collections alone, and a cycle dropped there is still freed by one.
+    gc.collect()
+    with collector.paused():
+        made = [[i] for i in range(5_000)]
+        cycle = _Node()
+        cycle.me = cycle
+    gone = weakref.ref(cycle)
+    oldest = {id(o) for o in gc.get_objects(generation=2)}
+    assert all(id(x) in oldest for x in made) and id(made) in oldest
+    assert gc.get_count()[0] < 1_000  # the youngest generation is empty again
+    del cycle
+    gc.collect(0)
+    assert gone() is not None  # a young collection no longer walks it
+    gc.collect()
+    assert gone() is None
+
+
+def test_a_process_with_frozen_objects_keeps_them_frozen() -> None:
+    # A gunicorn worker: the master froze what it loaded so that collections never copy its pages.
+    gc.collect()
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with collector.paused():
+            made = [[i] for i in range(1_000)]
+        assert gc.get_freeze_count() == frozen  # not moved, and nothing the block made was frozen
+        assert id(made) not in {id(o) for o in gc.get_objects(generation=2)}
+    finally:
+        gc.unfreeze()
