@@ -53,6 +53,9 @@ def _flask_app(server: Any) -> Any:
 
 def warm_up(app: Any) -> None:
     """Open the site's snapshot and ask each language's question once, so no visitor pays for a first time."""
+    from kb.users import unknown_email_hash
+
+    unknown_email_hash()  # the first sign-in with an unknown email would take longer: telling emails apart
     with app.app_context():
         snap = app.extensions["kb.state"].current()
         if snap.searcher is None:
