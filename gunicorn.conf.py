@@ -53,6 +53,7 @@ def _flask_app(server: Any) -> Any:
 
 def warm_up(app: Any) -> None:
     """Open the site's snapshot and ask each language's question once, so no visitor pays for a first time."""
+    from kb.search.semantic import UseEmbedder
     from kb.users import unknown_email_hash
 
     unknown_email_hash()  # the first sign-in with an unknown email would take longer: telling emails apart
@@ -65,6 +66,9 @@ def warm_up(app: Any) -> None:
             question = WARM_UP.get(locale.split("-")[0], WARM_UP["en"])
             snap.searcher.search(question, locale)
             snap.searcher.suggest(question, locale)
+        for embedder in snap.searcher.embedders.values():
+            if isinstance(embedder, UseEmbedder):
+                embedder.prepare()
 
 
 def refuse_development_key(app: Any) -> None:

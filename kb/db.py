@@ -114,8 +114,8 @@ def _close_session(_exc: BaseException | None) -> None:
 
 
 def alembic_config(url: str) -> Config:
-    """Alembic is imported here, not with the module: 0.5 s of every process start (``kb index``, each worker
-    master) that never migrates."""
+    """Alembic is imported here, not with the module: 0.5 s of the start of every process that does not
+    migrate (``kb index``, the server)."""
     from alembic.config import Config
 
     config = Config()

@@ -60,7 +60,9 @@ def test_usem3s_port_is_made_only_for_a_text_with_characters_the_vocabulary_lack
 
 def test_the_multilingual_model_embeds_as_with_its_own_tokenizer(port: UsePureTokenizer) -> None:
     embedder = UseEmbedder()
-    assert isinstance(embedder.model._sp, UseTokenizer)
+    assert isinstance(embedder.model._sp, UseTokenizer) and embedder.tokenizer._port is None
+    embedder.prepare()  # a server's master, before it forks: the port is made once, for every worker
+    assert embedder.tokenizer._port is not None
     sample = ["How do customers earn points?", "계정 잠겼어요 ㅠㅠ", "", "خصم ٥٠ ريال"]
     sample.append("Comment annuler mon abonnement ?")
     compiled = embedder.encode(sample)

