@@ -48,7 +48,7 @@ from kb.config import Settings  # noqa: E402
 from kb.content import Article, Library, load_library  # noqa: E402
 from kb.content.render_cache import kept_in  # noqa: E402
 from kb.search import Searcher, open_searcher  # noqa: E402
-from kb.search.chunks import read_chunks  # noqa: E402
+from kb.search.chunks import read_columns  # noqa: E402
 from kb.search.evaluate import read_search_tests  # noqa: E402
 from kb.search.indexer import FORMAT, BuildReport, build_index, current_build, read_manifest  # noqa: E402
 from kb.search.semantic import Embedder, Models  # noqa: E402
@@ -286,7 +286,7 @@ def embedding_only(asked: list[Query]) -> dict[str, float]:
 def passages_of(index_dir: Path) -> int:
     build = current_build(index_dir)
     assert build is not None
-    return len(read_chunks(build / "chunks.json"))
+    return len(read_columns(build / "chunks.json")["id"])
 
 
 def reindex_one_edit(articles: Path, index_dir: Path, models: Models) -> tuple[float, float, BuildReport]:

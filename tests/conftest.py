@@ -35,6 +35,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("KB_VIEW_FLUSH_SECONDS", "0")
 
 from kb import create_app, db  # noqa: E402
+from kb.content import load_library  # noqa: E402
+from kb.search.chunks import Chunk, chunk_article, read_passages, text_digests  # noqa: E402
 from kb.search.semantic import Models  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -124,6 +126,17 @@ MINI_ARTICLES = {
         Coming soon.
         """,
 }
+
+
+def build_passages(articles: Path, build: Path) -> list[Chunk]:
+    """A build's passages with their texts (it keeps only their digests): the articles cut again, checked
+    against the articles, anchors, headings and digests the build holds."""
+    chunks = [c for article in load_library(articles) for c in chunk_article(article)]
+    saved = read_passages(build / "chunks.json")
+    assert [c.article_id for c in chunks] == saved.ids and [c.anchor for c in chunks] == saved.anchors
+    assert [c.heading for c in chunks] == saved.headings
+    assert text_digests(c.text for c in chunks).tolist() == saved.digests.tolist()
+    return chunks
 
 
 def write_tree(root: Path, files: dict[str, str]) -> Path:

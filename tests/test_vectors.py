@@ -8,12 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import MODELS
+from conftest import MODELS, build_passages
 
 from kb.config import Settings
 from kb.content import load_library
 from kb.search import Searcher, open_searcher
-from kb.search.chunks import read_chunks
+from kb.search.chunks import read_columns
 from kb.search.indexer import build_index, current_build
 from kb.search.passage_graph import open_ann, write_ann, write_anns
 from kb.search.vector_store import distinct_vectors, load_row_map, load_vectors, read_rows, save_vectors
@@ -34,8 +34,8 @@ def searcher(indexed_root: Path) -> Searcher:
     return open_searcher(indexed_root / "search_index", load_library(indexed_root / "articles"), Settings(), MODELS)
 
 
-def test_float16_scores_match_the_float32_passages(searcher: Searcher) -> None:
-    chunks = [c._asdict() | {"id": c.article_id} for c in read_chunks(searcher.build / "chunks.json")]
+def test_float16_scores_match_the_float32_passages(searcher: Searcher, indexed_root: Path) -> None:
+    chunks = [c._asdict() | {"id": c.article_id} for c in build_passages(indexed_root / "articles", searcher.build)]
     for key, by_locale in searcher.vectors.items():
         embedder = searcher.embedders[key]
         for locale, index in by_locale.items():
@@ -298,7 +298,7 @@ def test_a_search_through_the_graph_ranks_as_the_full_scan_does(
     shutil.copytree(indexed_root / "search_index", index_dir)
     build = current_build(index_dir)
     assert build is not None
-    ids = [c.article_id for c in read_chunks(build / "chunks.json")]
+    ids = read_columns(build / "chunks.json")["id"]
     for key in searcher.vectors:
         path = build / f"vectors-{key}.npy"
         write_anns(build, key, np.asarray(load_vectors(path)), np.asarray(load_row_map(path)), ids, above=0)

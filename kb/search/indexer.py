@@ -20,7 +20,7 @@ import numpy as np
 
 from kb import collector
 from kb.content import Library
-from kb.search.chunks import Chunk, chunk_article, read_chunks, save_chunks
+from kb.search.chunks import Chunk, SavedPassages, chunk_article, read_passages, save_chunks, text_digests
 from kb.search.keyword import write_index
 from kb.search.passage_graph import write_anns
 from kb.search.semantic import Embedder, reads
@@ -118,35 +118,38 @@ def _build(
         gone = [i for i in report.removed if i.startswith(f"{locale}/")]
         write_index(build / "keyword" / locale, locale, mine, dirty, gone, prev_kw)
 
-    old_chunks = _old_chunks(previous)
-    kept: dict[str, list[Chunk]] = {}
-    for c in old_chunks:
-        if c.article_id in articles and c.article_id not in dirty:
-            kept.setdefault(c.article_id, []).append(c)
-    chunks = [c for a in library for c in (kept.get(a.id) or chunk_article(a))]
+    old_passages = _old_passages(previous)
+    reused = {
+        key: _earlier_vectors(previous, key, len(old_passages))
+        for key, embedder in embedders.items()
+        if previous is not None and old_passages is not None and old.get("models", {}).get(key) == embedder.name
+    }
+    earlier = {key: found for key, found in reused.items() if found is not None}
+    # An unchanged article's passages are taken as the previous build holds them, without their texts, when
+    # every model has their vectors there; otherwise every article is cut again (a model changed: all embed).
+    keep = old_passages if old_passages is not None and earlier.keys() == embedders.keys() else None
+    chunks, digests, runs = _passages(library, dirty, old_passages, keep)
     report.chunks_total = len(chunks)
     models = {}
-    runs: list[tuple[int, int, int]] | None = None  # unchanged articles' passages in the previous build
     ids = [c.article_id for c in chunks]
     by_locale: dict[str, list[int]] | None = None
+    unchanged = old_passages is not None and _same_passages(chunks, digests, old_passages)
     for key, embedder in embedders.items():
-        reuse = previous is not None and old.get("models", {}).get(key) == embedder.name
-        if reuse and previous is not None and old_chunks == chunks:
+        vectors = earlier.get(key)
+        if vectors is not None and unchanged and previous is not None:
             _link_vectors(previous, build, key)  # nothing changed: no vector to write, no graph to rebuild
         else:
-            earlier = _earlier_vectors(previous, key, old_chunks) if reuse and previous is not None else None
-            if earlier is not None and runs is None:
-                runs = _same_runs(chunks, old_chunks)
             distinct, of_row, embedded = _embed(
-                chunks, embedder, partial(reads, key), (earlier, runs or []) if earlier else None, progress
+                chunks, embedder, partial(reads, key), (vectors, runs) if vectors is not None else None, progress
             )
             save_vectors(build / f"vectors-{key}.npy", distinct, of_row)
             by_locale = locale_rows(ids) if by_locale is None else by_locale  # once for every model
+            reuse = key in reused
             write_anns(build, key, distinct, of_row, ids, by_locale=by_locale, previous=previous if reuse else None)
             report.chunks_embedded += embedded
         models[key] = embedder.name
     report.model = ", ".join(models.values())
-    save_chunks(build / "chunks.json", chunks)
+    save_chunks(build / "chunks.json", chunks, digests)
     manifest = {
         "format": FORMAT,
         "build_id": report.build_id,
@@ -164,14 +167,58 @@ def _build(
     return report
 
 
-def _old_chunks(previous: Path | None) -> list[Chunk]:
+def _old_passages(previous: Path | None) -> SavedPassages | None:
     """The previous build's passages (an unchanged article's are taken as they are, not cut again)."""
     if previous is None:
-        return []
+        return None
     try:
-        return read_chunks(previous / "chunks.json")
+        return read_passages(previous / "chunks.json")
     except (OSError, ValueError, KeyError, TypeError):
-        return []
+        return None
+
+
+def _passages(
+    library: Library, dirty: set[str], old: SavedPassages | None, keep: SavedPassages | None
+) -> tuple[list[Chunk], np.ndarray, list[tuple[int, int, int]]]:
+    """The new build's passages in the library's order, their texts' digests, and the runs (start, end, old
+    start) of those the ``old`` build has: an unchanged article's at once, and each passage of an edited article
+    whose text it had before (a vector depends on the text alone: an edit embeds the paragraphs it changed).
+
+    With ``keep``, an unchanged article's passages are the old build's rows, without their texts (the runs
+    give their vectors); a changed or new article is cut again.
+    """
+    spans = old.spans() if old is not None else {}
+    chunks: list[Chunk] = []
+    parts: list[np.ndarray] = []
+    runs: list[tuple[int, int, int]] = []
+    for article in library:
+        start, span = len(chunks), spans.get(article.id)
+        if keep is not None and span is not None and article.id not in dirty:
+            first, end = span
+            chunks += [Chunk(article.id, keep.anchors[i], keep.headings[i], "") for i in range(first, end)]
+            parts.append(keep.digests[first:end])
+            runs.append((start, start + end - first, first))
+            continue
+        fresh = chunk_article(article)
+        digests = text_digests(c.text for c in fresh)
+        chunks += fresh
+        parts.append(digests)
+        if old is not None and span is not None:
+            before = {int(d): j for j, d in enumerate(old.digests[span[0] : span[1]].tolist(), start=span[0])}
+            runs += [(start + k, start + k + 1, before[d]) for k, d in enumerate(digests.tolist()) if d in before]
+    digests = np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
+    return chunks, digests, runs
+
+
+def _same_passages(chunks: list[Chunk], digests: np.ndarray, old: SavedPassages) -> bool:
+    """Whether the new build's passages are the old one's, in the same order."""
+    return (
+        len(chunks) == len(old)
+        and np.array_equal(digests, old.digests)
+        and [c.article_id for c in chunks] == old.ids
+        and [c.anchor for c in chunks] == old.anchors
+        and [c.heading for c in chunks] == old.headings
+    )
 
 
 @dataclass(frozen=True)
@@ -182,14 +229,14 @@ class EarlierVectors:
     of_row: np.ndarray
 
 
-def _earlier_vectors(previous: Path, key: str, old_chunks: list[Chunk]) -> EarlierVectors | None:
+def _earlier_vectors(previous: Path, key: str, count: int) -> EarlierVectors | None:
     path = previous / f"vectors-{key}.npy"
     try:
         distinct = np.asarray(load_vectors(path))
-        of_row = np.asarray(load_row_map(path, len(old_chunks)), dtype=np.int64)
+        of_row = np.asarray(load_row_map(path, count), dtype=np.int64)
     except (OSError, ValueError):
         return None
-    if len(of_row) != len(old_chunks) or (len(of_row) and int(of_row.max()) >= len(distinct)):
+    if len(of_row) != count or (len(of_row) and int(of_row.max()) >= len(distinct)):
         return None  # not the vectors of those passages: embed again
     return EarlierVectors(distinct, of_row)
 
@@ -202,7 +249,7 @@ def _embed(
     progress: Callable[[int, int], None] | None,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Each distinct vector of ``chunks`` once (float16), which one each chunk has, and how many texts were
-    embedded. An unchanged article's vectors are the ``earlier`` build's (taken over the runs ``_same_runs``
+    embedded. An unchanged article's vectors are the ``earlier`` build's (taken over the runs ``_passages``
     found); a text is embedded once however often it repeats; a chunk of a locale the model is not ``used``
     for gets a zero vector (never read).
     """
@@ -236,33 +283,6 @@ def _embed(
     used_rows = np.unique(of_row)
     distinct, first_of = distinct_vectors(everything[used_rows])
     return distinct, first_of[np.searchsorted(used_rows, of_row)], len(texts)
-
-
-def _same_runs(chunks: list[Chunk], old: list[Chunk]) -> list[tuple[int, int, int]]:
-    """(start, end, old start) of the runs of ``chunks`` that stand, the same, in ``old``: an unchanged
-    article's passages at once, and each passage of an edited article whose text it had before (a vector
-    depends on the text alone: an edit embeds the paragraphs it changed, not the whole article)."""
-    where: dict[str, int] = {}
-    for i, c in enumerate(old):
-        where.setdefault(c.article_id, i)
-    runs = []
-    start = 0
-    while start < len(chunks):
-        article_id = chunks[start].article_id
-        end = start
-        while end < len(chunks) and chunks[end].article_id == article_id:
-            end += 1
-        at = where.get(article_id)
-        if at is not None and old[at : at + end - start] == chunks[start:end]:
-            runs.append((start, end, at))
-        elif at is not None:
-            stop = at
-            while stop < len(old) and old[stop].article_id == article_id:
-                stop += 1
-            before = {c.text: j for j, c in enumerate(old[at:stop], start=at)}
-            runs += [(i, i + 1, before[chunks[i].text]) for i in range(start, end) if chunks[i].text in before]
-        start = end
-    return runs
 
 
 def _link_vectors(previous: Path, build: Path, key: str) -> None:
