@@ -17,7 +17,15 @@ from conftest import MODELS, build_passages, make_app, write_tree
 from kb.config import Settings
 from kb.content import load_library
 from kb.search import open_searcher
-from kb.search.chunks import Chunk, chunk_article, read_columns, read_passages, save_chunks, text_digests
+from kb.search.chunks import (
+    Chunk,
+    SavedPassages,
+    chunk_article,
+    read_columns,
+    read_passages,
+    save_passages,
+    text_digests,
+)
 from kb.search.indexer import KEEP_BUILDS, build_index, current_build, read_manifest
 from kb.search.vector_store import read_rows
 
@@ -310,13 +318,13 @@ def test_passages_are_read_back_from_runs_and_from_builds_before_them(tmp_path: 
     ]
     digests = text_digests(c.text for c in chunks)
     assert len(set(digests.tolist())) == len(chunks) and text_digests(["Step two"])[0] == digests[2]
-    save_chunks(tmp_path / "chunks.json", chunks, digests)
     wanted = (
         [c.article_id for c in chunks],
         [c.anchor for c in chunks],
         [c.heading for c in chunks],
         digests.tolist(),
     )
+    save_passages(tmp_path / "chunks.json", SavedPassages(*wanted[:3], digests))
     saved = read_passages(tmp_path / "chunks.json")
     assert (saved.ids, saved.anchors, saved.headings, saved.digests.tolist()) == wanted
     assert saved.spans() == {"en/a": (0, 3), "en/b": (3, 4)}  # an article's passages are adjacent: its first run
@@ -342,4 +350,4 @@ def test_passages_are_read_back_from_runs_and_from_builds_before_them(tmp_path: 
     with pytest.raises(ValueError, match="1 digests for 5 passages"):
         read_passages(tmp_path / "chunks.json")
     with pytest.raises(ValueError, match="4 digests for 5 passages"):
-        save_chunks(tmp_path / "chunks.json", chunks, digests[:4])
+        save_passages(tmp_path / "chunks.json", SavedPassages(*wanted[:3], digests[:4]))

@@ -20,7 +20,7 @@ import numpy as np
 
 from kb import collector
 from kb.content import Library
-from kb.search.chunks import Chunk, SavedPassages, chunk_article, read_passages, save_chunks, text_digests
+from kb.search.chunks import SavedPassages, chunk_article, read_passages, save_passages, text_digests
 from kb.search.keyword import write_index
 from kb.search.passage_graph import write_anns
 from kb.search.semantic import Embedder, reads
@@ -128,19 +128,19 @@ def _build(
     # An unchanged article's passages are taken as the previous build holds them, without their texts, when
     # every model has their vectors there; otherwise every article is cut again (a model changed: all embed).
     keep = old_passages if old_passages is not None and earlier.keys() == embedders.keys() else None
-    chunks, digests, runs = _passages(library, dirty, old_passages, keep)
-    report.chunks_total = len(chunks)
+    passages, texts, runs = _passages(library, dirty, old_passages, keep)
+    report.chunks_total = len(passages)
     models = {}
-    ids = [c.article_id for c in chunks]
+    ids = passages.ids
     by_locale: dict[str, list[int]] | None = None
-    unchanged = old_passages is not None and _same_passages(chunks, digests, old_passages)
+    unchanged = old_passages is not None and _same_passages(passages, old_passages)
     for key, embedder in embedders.items():
         vectors = earlier.get(key)
         if vectors is not None and unchanged and previous is not None:
             _link_vectors(previous, build, key)  # nothing changed: no vector to write, no graph to rebuild
         else:
             distinct, of_row, embedded = _embed(
-                chunks, embedder, partial(reads, key), (vectors, runs) if vectors is not None else None, progress
+                passages.ids, texts, embedder, partial(reads, key), (vectors, runs) if vectors else None, progress
             )
             save_vectors(build / f"vectors-{key}.npy", distinct, of_row)
             by_locale = locale_rows(ids) if by_locale is None else by_locale  # once for every model
@@ -149,7 +149,7 @@ def _build(
             report.chunks_embedded += embedded
         models[key] = embedder.name
     report.model = ", ".join(models.values())
-    save_chunks(build / "chunks.json", chunks, digests)
+    save_passages(build / "chunks.json", passages)
     manifest = {
         "format": FORMAT,
         "build_id": report.build_id,
@@ -179,45 +179,55 @@ def _old_passages(previous: Path | None) -> SavedPassages | None:
 
 def _passages(
     library: Library, dirty: set[str], old: SavedPassages | None, keep: SavedPassages | None
-) -> tuple[list[Chunk], np.ndarray, list[tuple[int, int, int]]]:
-    """The new build's passages in the library's order, their texts' digests, and the runs (start, end, old
-    start) of those the ``old`` build has: an unchanged article's at once, and each passage of an edited article
-    whose text it had before (a vector depends on the text alone: an edit embeds the paragraphs it changed).
+) -> tuple[SavedPassages, dict[int, str], list[tuple[int, int, int]]]:
+    """The new build's passages in the library's order, the texts of those cut in this build (by row), and the
+    runs (start, end, old start) of those the ``old`` build has: an unchanged article's at once, and each
+    passage of an edited article whose text it had before (a vector depends on the text alone: an edit embeds
+    the paragraphs it changed).
 
     With ``keep``, an unchanged article's passages are the old build's rows, without their texts (the runs
-    give their vectors); a changed or new article is cut again.
+    give their vectors); a changed or new article is cut again. Columns, not an object per passage: taking
+    343,646 unchanged passages as objects took 0.6 s of an edit at 10,000 articles.
     """
     spans = old.spans() if old is not None else {}
-    chunks: list[Chunk] = []
+    ids: list[str] = []
+    anchors: list[str] = []
+    headings: list[str] = []
+    texts: dict[int, str] = {}
     parts: list[np.ndarray] = []
     runs: list[tuple[int, int, int]] = []
     for article in library:
-        start, span = len(chunks), spans.get(article.id)
+        start, span = len(ids), spans.get(article.id)
         if keep is not None and span is not None and article.id not in dirty:
             first, end = span
-            chunks += [Chunk(article.id, keep.anchors[i], keep.headings[i], "") for i in range(first, end)]
+            ids += keep.ids[first:end]
+            anchors += keep.anchors[first:end]
+            headings += keep.headings[first:end]
             parts.append(keep.digests[first:end])
             runs.append((start, start + end - first, first))
             continue
         fresh = chunk_article(article)
+        ids += [c.article_id for c in fresh]
+        anchors += [c.anchor for c in fresh]
+        headings += [c.heading for c in fresh]
+        texts.update((start + k, c.text) for k, c in enumerate(fresh))
         digests = text_digests(c.text for c in fresh)
-        chunks += fresh
         parts.append(digests)
         if old is not None and span is not None:
             before = {int(d): j for j, d in enumerate(old.digests[span[0] : span[1]].tolist(), start=span[0])}
             runs += [(start + k, start + k + 1, before[d]) for k, d in enumerate(digests.tolist()) if d in before]
-    digests = np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
-    return chunks, digests, runs
+    every = np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
+    return SavedPassages(ids, anchors, headings, every), texts, runs
 
 
-def _same_passages(chunks: list[Chunk], digests: np.ndarray, old: SavedPassages) -> bool:
+def _same_passages(new: SavedPassages, old: SavedPassages) -> bool:
     """Whether the new build's passages are the old one's, in the same order."""
     return (
-        len(chunks) == len(old)
-        and np.array_equal(digests, old.digests)
-        and [c.article_id for c in chunks] == old.ids
-        and [c.anchor for c in chunks] == old.anchors
-        and [c.heading for c in chunks] == old.headings
+        len(new) == len(old)
+        and np.array_equal(new.digests, old.digests)
+        and new.ids == old.ids
+        and new.anchors == old.anchors
+        and new.headings == old.headings
     )
 
 
@@ -242,18 +252,20 @@ def _earlier_vectors(previous: Path, key: str, count: int) -> EarlierVectors | N
 
 
 def _embed(
-    chunks: list[Chunk],
+    ids: list[str],
+    text_of: dict[int, str],
     embedder: Embedder,
     used: Callable[[str], bool],
     earlier: tuple[EarlierVectors, list[tuple[int, int, int]]] | None,
     progress: Callable[[int, int], None] | None,
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Each distinct vector of ``chunks`` once (float16), which one each chunk has, and how many texts were
-    embedded. An unchanged article's vectors are the ``earlier`` build's (taken over the runs ``_passages``
-    found); a text is embedded once however often it repeats; a chunk of a locale the model is not ``used``
+    """Each distinct vector of the passages (article ``ids``) once (float16), which one each passage has, and
+    how many texts were embedded. An unchanged article's vectors are the ``earlier`` build's (taken over the
+    runs ``_passages`` found); the others are embedded from ``text_of`` (a passage kept without its text is
+    always in a run), a text once however often it repeats; a passage of a locale the model is not ``used``
     for gets a zero vector (never read).
     """
-    of_row = np.full(len(chunks), -1, dtype=np.int64)
+    of_row = np.full(len(ids), -1, dtype=np.int64)
     known = np.zeros((0, embedder.dim), dtype=np.float16)
     if earlier is not None:
         vectors, runs = earlier
@@ -263,8 +275,8 @@ def _embed(
     todo: dict[str, list[int]] = {}
     unread: list[int] = []
     for i in np.flatnonzero(of_row < 0).tolist():
-        if used(chunks[i].article_id.split("/", 1)[0]):
-            todo.setdefault(chunks[i].text, []).append(i)
+        if used(ids[i].split("/", 1)[0]):
+            todo.setdefault(text_of[i], []).append(i)
         else:
             unread.append(i)
     texts = sorted(todo, key=len)  # like lengths share a batch: a batch is padded to its longest
