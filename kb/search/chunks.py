@@ -143,7 +143,7 @@ class SavedPassages:
 
 
 def read_passages(path: Path) -> SavedPassages:
-    """The passages ``save_chunks`` wrote; from builds before the digests, their texts' digests."""
+    """The passages ``save_passages`` wrote; from builds before the digests, their texts' digests."""
     columns = read_columns(path)
     if digests_path(path).exists():
         digests = np.load(digests_path(path))
@@ -160,7 +160,7 @@ def _older_texts(path: Path) -> list[str]:
 
 
 def read_columns(path: Path) -> dict[str, list[str]]:
-    """The passages ``save_chunks`` wrote, column by column (a site needs no object per passage). Builds from
+    """The passages ``save_passages`` wrote, column by column (a site needs no object per passage). Builds from
     before the runs hold columns with the texts, or one object per passage: their texts come too."""
     saved = json.loads(path.read_text(encoding="utf-8"))
     if isinstance(saved, list):
