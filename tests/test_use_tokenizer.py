@@ -51,6 +51,7 @@ def test_the_compiled_tokenizer_gives_the_ids_of_usem3s_own(port: UsePureTokeniz
 
 def test_usem3s_port_is_made_only_for_a_text_with_characters_the_vocabulary_lacks() -> None:
     compiled = UseTokenizer(model_file())
+    assert compiled._compiled is None  # nothing made until a text is encoded
     compiled.encode("How do customers earn points?")
     compiled.encode("")
     assert compiled._port is None

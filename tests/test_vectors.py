@@ -15,7 +15,7 @@ from kb.content import load_library
 from kb.search import Searcher, open_searcher
 from kb.search.chunks import read_columns
 from kb.search.indexer import build_index, current_build
-from kb.search.passage_graph import open_ann, write_ann, write_anns
+from kb.search.passage_graph import PassageGraph, ann_path, open_ann, write_anns
 from kb.search.vector_store import distinct_vectors, load_row_map, load_vectors, read_rows, save_vectors
 from kb.search.vectors import BOUNDED_ABOVE, VectorIndex
 
@@ -73,6 +73,14 @@ def test_vectors_are_a_read_only_float16_memory_map(searcher: Searcher) -> None:
     assert Path(str(again.filename)) == Path(str(mapped.filename))
 
 
+def graph_of(folder: Path, rows: np.ndarray, ids: list[str]) -> PassageGraph:
+    """The graph a build writes for these passages (one row each, English), as the index writes it."""
+    write_anns(folder, "usem3", *distinct_vectors(rows), ids, above=0)
+    graph = open_ann(ann_path(folder, "usem3", "en"))
+    assert graph is not None
+    return graph
+
+
 def test_the_graph_finds_the_articles_the_full_scan_finds(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     centers = rng.standard_normal((400, 64)).astype(np.float32)
@@ -82,10 +90,9 @@ def test_the_graph_finds_the_articles_the_full_scan_finds(tmp_path: Path) -> Non
     ids = [f"en/a{i}" for i in owner]
     blank = [""] * len(ids)
     np.save(tmp_path / "vectors.npy", matrix.astype(np.float16))
-    write_ann(tmp_path / "graph.usearch", load_vectors(tmp_path / "vectors.npy"), ids)
     exact = VectorIndex(load_vectors(tmp_path / "vectors.npy"), ids, blank, blank)
     approximate = VectorIndex(
-        load_vectors(tmp_path / "vectors.npy"), ids, blank, blank, ann=open_ann(tmp_path / "graph.usearch")
+        load_vectors(tmp_path / "vectors.npy"), ids, blank, blank, ann=graph_of(tmp_path, matrix, ids)
     )
     # An approximate graph (built on several threads, so not the same twice) may miss a near tie now and then:
     # what must hold is the recall of the exact top articles, and exact scores for what it finds.
@@ -122,9 +129,8 @@ def test_a_passage_many_articles_share_is_one_node_that_finds_them_all(tmp_path:
     matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
     blank = [""] * len(ids)
     np.save(tmp_path / "vectors.npy", matrix.astype(np.float16))
-    write_ann(tmp_path / "graph.usearch", load_vectors(tmp_path / "vectors.npy"), ids)
-    graph = open_ann(tmp_path / "graph.usearch")
-    assert graph is not None and len(graph) == 300 * 4 + 3  # each distinct vector once
+    graph = graph_of(tmp_path, matrix, ids)
+    assert len(graph) == 300 * 4 + 3  # each distinct vector once
     exact = VectorIndex(load_vectors(tmp_path / "vectors.npy"), ids, blank, blank)
     approximate = VectorIndex(load_vectors(tmp_path / "vectors.npy"), ids, blank, blank, ann=graph)
     for query in shared / np.linalg.norm(shared, axis=1, keepdims=True):  # a question asking the shared passage
@@ -152,11 +158,11 @@ def test_a_repeated_passage_is_stored_once_and_scores_as_every_row_did(tmp_path:
     stored = load_vectors(tmp_path / "vectors.npy")
     assert len(stored) == len(np.unique(pick)) and stored.dtype == np.float16
     assert np.array_equal(read_rows(tmp_path / "vectors.npy"), rows.astype(np.float16))
-    write_ann(tmp_path / "graph.usearch", rows, ids)
+    graph = graph_of(tmp_path, rows, ids)
     of_row = load_row_map(tmp_path / "vectors.npy")
     per_row = VectorIndex(rows.astype(np.float16), ids, blank, blank)
     shared = VectorIndex(stored, ids, blank, blank, of_row=of_row)
-    through_graph = VectorIndex(stored, ids, blank, blank, ann=open_ann(tmp_path / "graph.usearch"), of_row=of_row)
+    through_graph = VectorIndex(stored, ids, blank, blank, ann=graph, of_row=of_row)
     for query in rng.standard_normal((10, 32)).astype(np.float32):
         query /= np.linalg.norm(query)
         wanted = per_row.scores(query).top(30)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from kb.search.semantic import reads
-from kb.search.vector_store import Owners, article_positions, distinct_rows, locale_rows, take_rows
+from kb.search.vector_store import Owners, article_positions, locale_rows, take_rows
 
 # Distinct vectors per locale and model above which a query goes through an HNSW graph. Below, a scan of
 # every distinct vector is exact and faster: at 10,655 / 21,388 of them 0.9 / 3.3 ms against the graph's
@@ -24,19 +24,6 @@ REBUILD_SHARE = 0.1  # nodes removed since the graph's fresh build, as a share o
 CONNECTIVITY = 32  # 16 missed lone short passages ("Pro"): recall of the exact top 50, 0.9974 -> 0.9996 (MiniLM)
 EXPANSION_ADD = 256
 EXPANSION_SEARCH = 256
-
-
-def write_ann(path: Path, vectors: np.ndarray, article_ids: list[str]) -> None:
-    """Build the HNSW graph over the distinct passage vectors of ``vectors`` (one per row) and save it to
-    ``path``, with the articles that hold each vector beside it (``owners_path``).
-
-    A vector that many articles share (boilerplate sections, articles written from one template) is one
-    node: as many identical nodes crowded each other out of the graph's neighbour lists, and a search
-    through them missed whole articles (recall of the exact top 50 fell to 0.28 on some questions).
-    """
-    half = np.ascontiguousarray(vectors, dtype=np.float16)
-    first, inverse = distinct_rows(half)
-    write_graph(path, half[first], Owners.of_rows(inverse, article_positions(article_ids), len(first)))
 
 
 def write_graph(path: Path, nodes: np.ndarray, held: Owners, earlier: Path | None = None) -> None:
@@ -207,7 +194,10 @@ def write_anns(
     when the caller has it already), changing the ``previous`` build's graph of the locale where it has one.
 
     A node per distinct vector the locale's rows use: found from the row map (0.3 s at 50,000 articles),
-    not by comparing the 1.7 M rows' bytes (11 s with their gathering).
+    not by comparing the 1.7 M rows' bytes (11 s with their gathering). A vector that many articles share
+    (boilerplate sections, articles written from one template) is one node: as many identical nodes crowded
+    each other out of the graph's neighbour lists, and a search through them missed whole articles (recall of
+    the exact top 50 fell to 0.28 on some questions).
     """
     for locale, rows in (by_locale if by_locale is not None else locale_rows(article_ids)).items():
         if len(rows) <= above or not reads(key, locale):

