@@ -1,19 +1,24 @@
 """What the running site serves: the Library and the Searcher, swapped together when a new index lands.
 
-``kb index`` writes a new build and then moves the pointer in ``search_index/``; each process checks
-the pointer every few seconds and opens the new build beside the old one, so no request fails.
+``kb index`` writes a new build and then moves the pointer in ``search_index/``. Each serving process
+watches the pointer from a thread of its own and opens the new build there, beside the old one, which
+requests go on being served from until the new one is ready: no request fails, and none waits for the
+seconds a large help center takes to open. With ``INDEX_RELOAD_SECONDS`` 0 (the tests), the pointer is
+checked on every request and a new build opened before it is answered instead.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from flask import Flask, current_app
+from flask import Flask, current_app, has_request_context
 
 from kb.config import Settings, settings_of
 from kb.content import Library, load_library
@@ -44,24 +49,42 @@ class SiteState:
         self.models = models
         self.reload_seconds = settings.index_reload_seconds
         self._lock = threading.Lock()
-        self._checked = 0.0
+        self._watcher = 0  # the process whose thread watches the pointer
         self._snapshot: Snapshot | None = None
         self.learned: LearnedRanking | None = None  # visitors' evidence, given to every Searcher opened
 
     def current(self) -> Snapshot:
-        """Return the snapshot to serve this request with, opening a newer build if one landed."""
-        now = time.monotonic()
+        """Return the snapshot to serve this request with.
+
+        The first call opens the current build. After that, with a reload interval, a thread of this
+        process opens newer builds while requests are served from the one before (started on the first
+        request: not in a server's master, which only warms up before forking its workers); without one,
+        each call checks the pointer.
+        """
         snap = self._snapshot
-        if snap is not None and now - self._checked < self.reload_seconds:
-            return snap
+        if snap is None or self.reload_seconds <= 0:
+            return self._refresh()
+        if self._watcher != os.getpid() and has_request_context():
+            self._watch()
+        return snap
+
+    def _refresh(self) -> Snapshot:
+        """Open the build the pointer names, unless it is the one served already."""
         with self._lock:
-            if self._snapshot is not None and now - self._checked < self.reload_seconds:
-                return self._snapshot
-            self._checked = now
             build_id = _current_build(self.index_dir)
             if self._snapshot is None or build_id != self._snapshot.build_id:
                 self._snapshot = self._open(build_id)
             return self._snapshot
+
+    def _watch(self) -> None:
+        with self._lock:
+            if self._watcher == os.getpid():
+                return
+            self._watcher = os.getpid()  # a forked worker inherits the number of its parent, never its threads
+        watcher = threading.Thread(
+            target=_watch, args=(weakref.ref(self), self.reload_seconds), name="kb-index-watcher", daemon=True
+        )
+        watcher.start()
 
     def _open(self, build_id: str) -> Snapshot:
         from kb.search import open_searcher
@@ -78,6 +101,22 @@ class SiteState:
             log.warning("no search index in %s: run `kb index`", self.index_dir)
         log.info("serving %d articles, index build %s", len(library), build_id or "none")
         return Snapshot(library, searcher, build_id)
+
+
+def _watch(state_ref: weakref.ReferenceType[SiteState], interval: float) -> None:
+    """Check the pointer every ``interval`` seconds and open what lands, until the site is gone."""
+    while True:
+        time.sleep(interval)
+        state = state_ref()
+        if state is None:
+            return
+        try:
+            state._refresh()
+        except Exception:  # the articles folder unreadable for a moment: serve the last snapshot, try again
+            served = state._snapshot.build_id if state._snapshot is not None else "nothing"
+            log.exception("could not open the new index build; still serving %s", served)
+        interval = state.reload_seconds
+        del state  # held only while working: a site that is gone ends its watcher
 
 
 def _current_build(index_dir: Path) -> str:

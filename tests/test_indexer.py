@@ -4,10 +4,12 @@ new build without a restart or a failed request."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -210,6 +212,27 @@ def test_a_site_that_checks_less_often_keeps_its_build_until_then(indexed_root: 
         f.write(GIFT_CARDS)
     index(app_for(root))
     assert zanzibar_hits(client) == []
+
+
+def test_a_watching_site_opens_a_new_build_in_its_own_thread(indexed_root: Path, tmp_path: Path) -> None:
+    root = copy_indexed(indexed_root, tmp_path)
+    app = app_for(root, INDEX_RELOAD_SECONDS=0.2)
+    state = app.extensions["kb.state"]
+    with app.app_context():
+        state.current()  # a server's master warming up before it forks: no thread of its own
+    assert state._watcher == 0
+    client = app.test_client()
+    assert zanzibar_hits(client) == []
+    assert state._watcher == os.getpid()
+    served = state.current()
+    with (root / "articles" / EXPIRY).open("a", encoding="utf-8") as f:
+        f.write(GIFT_CARDS)
+    index(app_for(root))
+    deadline = time.monotonic() + 60
+    while state.current() is served and time.monotonic() < deadline:
+        time.sleep(0.05)  # requests meanwhile are answered from the build before, never held up
+    assert state.current() is not served
+    assert zanzibar_hits(client) == [("en/set-up-points-expiry", "gift-cards")]
 
 
 def test_requests_never_fail_while_the_index_is_rebuilt(indexed_root: Path, tmp_path: Path) -> None:
