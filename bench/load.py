@@ -303,10 +303,14 @@ def kb_serve(
     """`kb serve` on a free port over the database at ``url`` (and a generated ``corpus`` with its built
     index, when given); yields its base URL, master pid and start time."""
     port = free_port()
-    folders = {"KB_ARTICLES_DIR": str(corpus / "articles"), "KB_SEARCH_INDEX_DIR": str(corpus / "search_index")}
+    folders = (
+        {"KB_ARTICLES_DIR": str(corpus / "articles"), "KB_SEARCH_INDEX_DIR": str(corpus / "search_index")}
+        if corpus
+        else {}
+    )
     env = {
         **os.environ,
-        **(folders if corpus else {}),
+        **folders,
         "HF_HUB_OFFLINE": "1",
         "KB_DATABASE_URL": url,
         "KB_RATELIMIT_ENABLED": "false",
