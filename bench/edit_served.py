@@ -28,7 +28,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from load import ROOT, database, kb_serve
+from load import ROOT, corpus_folders, database, kb_serve
 
 DEMO = ROOT / "articles"
 POLL_S = 0.05
@@ -105,8 +105,7 @@ def main() -> None:
             "HF_HUB_OFFLINE": "1",
             "TRANSFORMERS_OFFLINE": "1",
             "TOKENIZERS_PARALLELISM": "false",
-            "KB_ARTICLES_DIR": str(corpus / "articles"),
-            "KB_SEARCH_INDEX_DIR": str(corpus / "search_index"),
+            **corpus_folders(corpus),
         }
         english = sorted((corpus / "articles").glob("en/*/*.md"))
         path = english[len(english) // 2]

@@ -296,6 +296,11 @@ def database(kind: str, work: Path) -> Iterator[str]:
             yield f"sqlite:///{work / 'kb.sqlite3'}"
 
 
+def corpus_folders(corpus: Path) -> dict[str, str]:
+    """The settings that point kb at a corpus built by search_latency.py (its articles and its index)."""
+    return {"KB_ARTICLES_DIR": str(corpus / "articles"), "KB_SEARCH_INDEX_DIR": str(corpus / "search_index")}
+
+
 @contextmanager
 def kb_serve(
     url: str, workers: int, threads: int, work: Path, corpus: Path | None = None
@@ -303,14 +308,9 @@ def kb_serve(
     """`kb serve` on a free port over the database at ``url`` (and a generated ``corpus`` with its built
     index, when given); yields its base URL, master pid and start time."""
     port = free_port()
-    folders = (
-        {"KB_ARTICLES_DIR": str(corpus / "articles"), "KB_SEARCH_INDEX_DIR": str(corpus / "search_index")}
-        if corpus
-        else {}
-    )
     env = {
         **os.environ,
-        **folders,
+        **(corpus_folders(corpus) if corpus else {}),
         "HF_HUB_OFFLINE": "1",
         "KB_DATABASE_URL": url,
         "KB_RATELIMIT_ENABLED": "false",

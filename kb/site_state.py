@@ -82,7 +82,7 @@ class SiteState:
                 return
             self._watcher = os.getpid()  # a forked worker inherits the number of its parent, never its threads
         watcher = threading.Thread(
-            target=_watch, args=(weakref.ref(self), self.reload_seconds), name="kb-index-watcher", daemon=True
+            target=_watch_pointer, args=(weakref.ref(self), self.reload_seconds), name="kb-index-watcher", daemon=True
         )
         watcher.start()
 
@@ -103,7 +103,7 @@ class SiteState:
         return Snapshot(library, searcher, build_id)
 
 
-def _watch(state_ref: weakref.ReferenceType[SiteState], interval: float) -> None:
+def _watch_pointer(state_ref: weakref.ReferenceType[SiteState], interval: float) -> None:
     """Check the pointer every ``interval`` seconds and open what lands, until the site is gone."""
     while True:
         time.sleep(interval)
