@@ -111,8 +111,11 @@ def post_fork(server: Any, worker: Any) -> None:
 
 
 def post_worker_init(worker: Any) -> None:
-    """In each worker, before its first request: run the warm-up again (thread pools, per-process state)."""
+    """In each worker, before its first request: run the warm-up again (thread pools, per-process state),
+    and start the thread that opens new index builds, so a worker that has not answered anyone yet follows
+    them too."""
     warm_up(worker.wsgi)
+    worker.wsgi.extensions["kb.state"].watch()
 
 
 def worker_exit(server: Any, worker: Any) -> None:

@@ -57,15 +57,15 @@ class SiteState:
         """Return the snapshot to serve this request with.
 
         The first call opens the current build. After that, with a reload interval, a thread of this
-        process opens newer builds while requests are served from the one before (started on the first
-        request: not in a server's master, which only warms up before forking its workers); without one,
-        each call checks the pointer.
+        process opens newer builds while requests are served from the one before (``watch``; started on
+        a request at the latest, never in a server's master, which only warms up before forking its
+        workers); without one, each call checks the pointer.
         """
         snap = self._snapshot
         if snap is None or self.reload_seconds <= 0:
             return self._refresh()
         if self._watcher != os.getpid() and has_request_context():
-            self._watch()
+            self.watch()
         return snap
 
     def _refresh(self) -> Snapshot:
@@ -76,7 +76,11 @@ class SiteState:
                 self._snapshot = self._open(build_id)
             return self._snapshot
 
-    def _watch(self) -> None:
+    def watch(self) -> None:
+        """Start this process's thread that opens new builds (once; not without a reload interval). gunicorn
+        calls it as each worker starts; under another server, a worker's first request does."""
+        if self.reload_seconds <= 0:
+            return
         with self._lock:
             if self._watcher == os.getpid():
                 return

@@ -72,12 +72,16 @@ def test_serve_preloads_and_each_worker_follows_a_new_build(tmp_path: Path) -> N
         shutil.copytree(index / "builds" / old, index / "builds" / new)
         (index / "CURRENT.tmp").write_text(new)
         (index / "CURRENT.tmp").replace(index / "CURRENT")
-        time.sleep(1)
+        deadline = time.monotonic() + 30  # each worker's own thread opens it, with no request asking
+        while log.read_text().count(f"index build {new}") < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert log.read_text().count(f"index build {new}") == 2, log.read_text()[-3000:]
         with ThreadPoolExecutor(8) as pool:  # enough at once that both workers take some
             answers = list(
                 pool.map(lambda n: _get(f"{base}set+points+to+expire+after+{n}+months+of+inactivity"), range(40))
             )
         assert all(a["suggestions"] for a in answers)
+        time.sleep(1)  # and no third opening comes after
         opened = log.read_text().count(f"index build {new}")
         assert opened == 2, log.read_text()[-3000:]  # once in each worker, never in the master
     finally:
