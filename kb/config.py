@@ -56,7 +56,7 @@ class Settings:
     quantized_queries: bool = False  # true: questions embedded by an int8 copy of the export, 1/4 faster (bench/README)
     suggest_threshold: float = 0.63  # fitted with the confidence: bench/fit_confidence.py, bench/README.md
     search_page_size: int = 10
-    index_reload_seconds: float = 0.5  # a read of search_index/CURRENT per worker, by a thread of its own
+    index_reload_seconds: float = 0.25  # a read of search_index/CURRENT per worker, by a thread of its own
     page_cache_pages: int = field(default=2000, metadata={"min": 0})  # article pages kept rendered per build; 0: off
     view_flush_seconds: float = 1.0  # article views are written in batches this often; 0: within each request
     log_level: str = field(default="INFO", metadata=_choice(*LOG_LEVELS))

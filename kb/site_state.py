@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING
 
 from flask import Flask, current_app, has_request_context
 
+from kb import collector
 from kb.config import Settings, settings_of
 from kb.content import Library, load_library
-from kb.content.render_cache import kept_in
+from kb.content.render_cache import Kept, RenderCache, kept_in
 
 if TYPE_CHECKING:
     from kb.learning import LearnedRanking
@@ -51,6 +52,7 @@ class SiteState:
         self._lock = threading.Lock()
         self._watcher = 0  # the process whose thread watches the pointer
         self._snapshot: Snapshot | None = None
+        self._renderings: dict[str, Kept] | None = None  # the bodies the last snapshot was rendered with
         self.learned: LearnedRanking | None = None  # visitors' evidence, given to every Searcher opened
 
     def current(self) -> Snapshot:
@@ -91,9 +93,17 @@ class SiteState:
         watcher.start()
 
     def _open(self, build_id: str) -> Snapshot:
+        with collector.paused():  # all it makes is kept: no collection walks it (kb.collector)
+            return self._opened(build_id)
+
+    def _opened(self, build_id: str) -> Snapshot:
         from kb.search import open_searcher
 
-        library = load_library(self.articles_dir, rendered=kept_in(self.index_dir))
+        # The file of kept renderings is read once; after that, the last load's (kb index wrote the file).
+        kept = self._renderings
+        renderings = RenderCache(kept_in(self.index_dir) if kept is None else None, kept)
+        library = load_library(self.articles_dir, rendered=kept_in(self.index_dir), renderings=renderings)
+        self._renderings = renderings.kept()
         searcher = None
         if build_id:
             try:

@@ -30,11 +30,14 @@ SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 KNOWN_KEYS = {"title", "summary", "tags", "order", "aliases", "related", "draft", "translation_of", "contexts"}
 
 
-def load_library(root: Path | str, include_drafts: bool = False, rendered: Path | None = None) -> Library:
+def load_library(
+    root: Path | str, include_drafts: bool = False, rendered: Path | None = None, renderings: RenderCache | None = None
+) -> Library:
     """Read, validate and render every article under ``root``; problems are collected, never raised.
 
     ``rendered``: a file where renderings are kept between loads (``kb.content.render_cache``); the
-    parsed articles are kept beside it (``kb.content.parse_cache``).
+    parsed articles are kept beside it (``kb.content.parse_cache``). ``renderings``: the cache to render
+    through instead of that file's (a serving process keeps its last load's in memory).
     """
     root = Path(root)
     problems: list[Problem] = []
@@ -65,7 +68,7 @@ def load_library(root: Path | str, include_drafts: bool = False, rendered: Path 
     parses.save()
     broken = _check_unique(parsed, problems)
     by_path = {a.path: a for a in parsed}
-    cache = RenderCache(rendered)
+    cache = renderings if renderings is not None else RenderCache(rendered)
     for article in parsed:
         render_article(article, by_path, cache)
     cache.save()

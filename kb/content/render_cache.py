@@ -33,11 +33,15 @@ class Kept:
 
 
 class RenderCache:
-    """Renderings read from ``path`` (none when None), reused while they still hold; ``save`` keeps this load's."""
+    """Renderings read from ``path`` (none when None), reused while they still hold; ``save`` keeps this load's.
 
-    def __init__(self, path: Path | None) -> None:
+    ``kept``: an earlier load's renderings in this process (``kept()``), read instead of the file: a worker
+    opening a new build has the bodies it served in memory (reading the file was 0.15 s at 10,000 articles).
+    """
+
+    def __init__(self, path: Path | None, kept: dict[str, Kept] | None = None) -> None:
         self.path = path
-        self._old: dict[str, Kept] = read_kept(path, FORMAT) if path is not None else {}
+        self._old: dict[str, Kept] = kept if kept is not None else read_kept(path, FORMAT) if path is not None else {}
         self._new: dict[str, Kept] = {}
         self.reused = 0
         self._rendered = False  # a body was rendered this load: the file is out of date
@@ -60,6 +64,10 @@ class RenderCache:
         self._new[key] = Kept(rendered, tuple(asked))
         self._rendered = True
         return rendered
+
+    def kept(self) -> dict[str, Kept]:
+        """This load's renderings, for the next load in this process."""
+        return self._new
 
     def save(self) -> None:
         """Write this load's renderings (only theirs: bodies gone are dropped), unless nothing changed."""

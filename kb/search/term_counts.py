@@ -18,6 +18,7 @@ from whoosh.fields import Schema
 from whoosh.formats import tokens
 
 FOLDER = "counts"
+MAX_RUNS = 512  # runs of consecutive rows above which ``_take`` gathers entry by entry instead
 _ARRAYS = ("docs_at", "terms", "freqs", "lengths", "positions_at", "positions")
 
 
@@ -112,7 +113,31 @@ def _stack(a: FieldCounts, b: FieldCounts, recode: np.ndarray) -> FieldCounts:
 
 
 def _take(field: FieldCounts, rows: np.ndarray) -> FieldCounts:
-    """The counts of documents ``rows``, in that order."""
+    """The counts of documents ``rows``, in that order: copied a run of consecutive rows at a time (an edit's
+    order is the old one with a few rows swapped in, so a handful of slices instead of gathering every
+    position one by one, which was most of an edit's keyword index at 10,000 articles)."""
+    breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+    if len(breaks) >= MAX_RUNS:
+        return _gather(field, rows)
+    runs = [run for run in np.split(rows, breaks) if len(run)]
+    spans = [(int(field.docs_at[run[0]]), int(field.docs_at[run[-1] + 1])) for run in runs]  # their entries
+    where = [(int(field.positions_at[a]), int(field.positions_at[b])) for a, b in spans]  # their positions
+    return FieldCounts(
+        _offsets(np.diff(field.docs_at)[rows]),
+        _joined([field.terms[a:b] for a, b in spans], field.terms.dtype),
+        _joined([field.freqs[a:b] for a, b in spans], field.freqs.dtype),
+        field.lengths[rows],
+        _offsets(_joined([np.diff(field.positions_at[a : b + 1]) for a, b in spans], np.int64)),
+        _joined([field.positions[a:b] for a, b in where], field.positions.dtype),
+    )
+
+
+def _joined(parts: list[np.ndarray], dtype: np.typing.DTypeLike) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+
+
+def _gather(field: FieldCounts, rows: np.ndarray) -> FieldCounts:
+    """``_take`` for any order, one index per entry and per position."""
     entries = ranges(field.docs_at[rows], field.docs_at[rows + 1])
     where = ranges(field.positions_at[entries], field.positions_at[entries + 1])
     return FieldCounts(
