@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -150,6 +151,35 @@ def test_editing_one_article_embeds_only_its_changed_passages(indexed_root: Path
     assert [h.id for h in searcher.search("zanzibar", "en", mode="keyword").hits] == ["en/set-up-points-expiry"]
     top = client.get("/api/search?q=do+gift+card+purchases+earn+rewards&locale=en").get_json()["results"][0]
     assert (top["id"], top["anchor"]) == ("en/set-up-points-expiry", "gift-cards")
+
+
+def test_the_kb_command_ends_once_its_build_is_written_with_its_output_and_logs(
+    indexed_root: Path, tmp_path: Path
+) -> None:
+    # The console script leaves with os._exit after `kb index` (the interpreter's teardown was ~0.9 s of a
+    # deploy at 10,000 articles): what it printed and logged is all there, and the build is whole.
+    root = copy_indexed(indexed_root, tmp_path)
+    with (root / "articles" / EXPIRY).open("a", encoding="utf-8") as f:
+        f.write(GIFT_CARDS)
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "KB_ARTICLES_DIR": str(root / "articles"),
+        "KB_SEARCH_INDEX_DIR": str(root / "search_index"),
+        "KB_DATABASE_URL": f"sqlite:///{root / 'kb.sqlite3'}",
+        "KB_LOG_LEVEL": "INFO",
+    }
+    kb = str(Path(sys.executable).parent / "kb")
+    done = subprocess.run([kb, "index"], env=env, cwd=root, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    found = re.search(r"^Index (\S+): " + SUMMARY.pattern, done.stdout, re.M)
+    assert found and found.group(3) == "1", done.stdout  # one changed
+    assert current_build(root / "search_index").name == found.group(1)
+    assert "embedding model" in done.stderr  # the log, flushed before the process ended
+    searcher = open_searcher(root / "search_index", load_library(root / "articles"), Settings(), MODELS)
+    assert [h.id for h in searcher.search("zanzibar", "en", mode="keyword").hits] == ["en/set-up-points-expiry"]
+    refused = subprocess.run([kb, "index", "--build-id", "../up"], env=env, cwd=root, capture_output=True, text=True)
+    assert refused.returncode == 2 and "build-id" in refused.stderr  # a failure still ends as it did
 
 
 def test_deleting_an_article_removes_it(indexed_root: Path, tmp_path: Path) -> None:

@@ -65,3 +65,22 @@ def test_a_broken_file_is_ignored_and_written_again(tmp_path: Path) -> None:
     assert _shape(library) == _shape(load_library(ARTICLES))
     assert RenderCache(kept).render(BODY, lambda href: None) is not None
     assert kept.read_bytes() != b"not a pickle at all"
+
+
+def test_a_serving_process_renders_through_its_last_load_without_the_file(tmp_path: Path) -> None:
+    # A worker opening a new build: its last load's renderings, in memory, instead of reading the file again.
+    articles = tmp_path / "articles"
+    shutil.copytree(ARTICLES, articles)
+    kept = tmp_path / "rendered.pickle"
+    first = RenderCache(kept)
+    load_library(articles, rendered=kept, renderings=first)
+    kept.write_bytes(b"not a pickle")  # never read again by this process
+    path = sorted(articles.glob("en/*/*.md"))[0]
+    path.write_text(path.read_text(encoding="utf-8") + "\nA paragraph added since.\n", encoding="utf-8")
+    again = RenderCache(None, first.kept())
+    library = load_library(articles, rendered=kept, renderings=again)
+    edited = next(a for a in library if a.path == path.relative_to(articles).as_posix())
+    assert "A paragraph added since." in edited.html
+    assert again.reused == len(first.kept()) - 1  # every other body from memory
+    assert _shape(library) == _shape(load_library(articles))
+    assert kept.read_bytes() == b"not a pickle"  # a cache without a path writes nothing
