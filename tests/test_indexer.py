@@ -182,6 +182,27 @@ def test_the_kb_command_ends_once_its_build_is_written_with_its_output_and_logs(
     assert refused.returncode == 2 and "build-id" in refused.stderr  # a failure still ends as it did
 
 
+def test_an_edit_leaves_the_build_it_started_from_as_it_was(indexed_root: Path, tmp_path: Path) -> None:
+    # The new build's Whoosh files start as hard links to the previous build's: Whoosh adds files and never
+    # rewrites one, and kb's arrays are written afresh. Workers still serving the previous build read it whole.
+    root = copy_indexed(indexed_root, tmp_path)
+    previous = current_build(root / "search_index")
+    assert previous is not None
+    before = {p.relative_to(previous): p.read_bytes() for p in previous.rglob("*") if p.is_file()}
+    with (root / "articles" / EXPIRY).open("a", encoding="utf-8") as f:
+        f.write(GIFT_CARDS)
+    index(app_for(root))
+    assert current_build(root / "search_index") != previous
+    assert {p.relative_to(previous): p.read_bytes() for p in previous.rglob("*") if p.is_file()} == before
+    from whoosh import index as whoosh_index
+
+    def words(build: Path) -> set[str]:
+        with whoosh_index.open_dir(str(build / "keyword" / "en")).searcher() as found:
+            return {t.decode() for t in found.lexicon("body")}
+
+    assert "zanzibar" in words(current_build(root / "search_index")) - words(previous)  # the edit only in the new one
+
+
 def test_deleting_an_article_removes_it(indexed_root: Path, tmp_path: Path) -> None:
     root = copy_indexed(indexed_root, tmp_path)
     app = app_for(root)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kb.content.article import Article, Problem
-from kb.content.kept_file import read_kept, write_kept
+from kb.content.kept_file import read_kept, worth_writing, write_kept
 
 FORMAT = 1  # bump when parsing changes: older files are then ignored
 
@@ -50,6 +50,9 @@ class ParseCache:
         return found
 
     def save(self) -> None:
-        """Write this load's parses (files gone are dropped), unless they are the ones read."""
-        if self.path is not None and self._new.keys() != self._old.keys():
+        """Write this load's parses (files gone are dropped) once enough changed (``worth_writing``)."""
+        if self.path is None:
+            return
+        made = len(self._new.keys() - self._old.keys())
+        if worth_writing(len(self._old), made, len(self._old.keys() - self._new.keys())):
             write_kept(self.path, FORMAT, self._new)

@@ -15,7 +15,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from kb.content.kept_file import read_kept, write_kept
+from kb.content.kept_file import read_kept, worth_writing, write_kept
 from kb.content.render import LinkResolver, Rendered, render
 
 FORMAT = 1  # bump when rendering changes: older files are then ignored
@@ -44,7 +44,7 @@ class RenderCache:
         self._old: dict[str, Kept] = kept if kept is not None else read_kept(path, FORMAT) if path is not None else {}
         self._new: dict[str, Kept] = {}
         self.reused = 0
-        self._rendered = False  # a body was rendered this load: the file is out of date
+        self.made = 0  # bodies rendered this load: the file is out of date by that many
 
     def render(self, body: str, resolve: LinkResolver) -> Rendered:
         key = hashlib.sha256(body.encode("utf-8")).hexdigest()
@@ -62,7 +62,7 @@ class RenderCache:
 
         rendered = render(body, recording)
         self._new[key] = Kept(rendered, tuple(asked))
-        self._rendered = True
+        self.made += 1
         return rendered
 
     def kept(self) -> dict[str, Kept]:
@@ -70,7 +70,9 @@ class RenderCache:
         return self._new
 
     def save(self) -> None:
-        """Write this load's renderings (only theirs: bodies gone are dropped), unless nothing changed."""
-        if self.path is None or not self._rendered and self._new.keys() == self._old.keys():
+        """Write this load's renderings (only theirs: bodies gone are dropped) once enough changed
+        (``worth_writing``); until then a load renders the bodies edited since again."""
+        if self.path is None:
             return
-        write_kept(self.path, FORMAT, self._new)
+        if worth_writing(len(self._old), self.made, len(self._old.keys() - self._new.keys())):
+            write_kept(self.path, FORMAT, self._new)

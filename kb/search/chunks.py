@@ -172,7 +172,7 @@ def read_columns(path: Path) -> dict[str, list[str]]:
 
 
 def _runs(values: Iterable[str]) -> list[tuple[str, int]]:
-    return [(value, sum(1 for _ in group)) for value, group in groupby(values)]
+    return [(value, len(list(group))) for value, group in groupby(values)]
 
 
 def _expanded(runs: list[list[Any]]) -> list[str]:

@@ -5,6 +5,7 @@ Product words, error codes and exact phrases win here; meaning is the semantic s
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import threading
@@ -104,7 +105,7 @@ def write_index(
     if earlier is not None and not {a.id for a in articles if a.id not in dirty} <= set(earlier.ids):
         earlier = None  # a build that lacks an unchanged article cannot be updated: write all
     if earlier is not None and previous is not None:
-        shutil.copytree(previous, folder)
+        _link_whoosh_files(previous, folder)
         ix = index.open_dir(str(folder))
         todo, gone = [a for a in articles if a.id in dirty], list(removed)
     else:
@@ -126,6 +127,23 @@ def write_index(
     scored = postings.score_fields(counts, FIELDS)
     postings.save(postings.from_counts(counts, scored), folder)
     phrases.save(phrases.from_counts(counts, scored), folder)
+
+
+INDEX_NAME = "MAIN"  # Whoosh's default: its files are MAIN_*.seg, _MAIN_*.toc and MAIN_WRITELOCK
+
+
+def _link_whoosh_files(previous: Path, folder: Path) -> None:
+    """Start ``folder`` from the previous build's Whoosh index: its segment and table-of-contents files,
+    hard-linked (Whoosh writes a file once, then only reads or deletes it; a commit adds new ones), copied
+    where links are refused. kb's arrays beside them are written afresh, never linked: writing one in place
+    would change the previous build too. Copying everything was ~0.1 s of an edit at 10,000 articles."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for entry in previous.iterdir():
+        if entry.is_file() and entry.name.startswith((f"{INDEX_NAME}_", f"_{INDEX_NAME}_")) and entry.suffix != "":
+            try:
+                os.link(entry, folder / entry.name)
+            except OSError:  # another file system, or links refused: a copy does the same
+                shutil.copy2(entry, folder / entry.name)
 
 
 @dataclass(frozen=True)
