@@ -332,7 +332,7 @@ def test_an_unchanged_build_links_the_previous_files(indexed_root: Path, tmp_pat
         assert (after / f"vectors-{key}.npy").stat().st_ino == (before / f"vectors-{key}.npy").stat().st_ino
 
 
-def test_distinct_vectors_are_found_by_their_exact_bits_even_when_their_keys_collide() -> None:
+def test_distinct_vectors_are_found_by_their_exact_bits() -> None:
     from kb.search.vector_store import distinct_rows
 
     rng = np.random.default_rng(11)
@@ -342,9 +342,8 @@ def test_distinct_vectors_are_found_by_their_exact_bits_even_when_their_keys_col
     assert np.array_equal(rows[first][of_row], rows)  # every row is its distinct vector
     assert len(first) == len({r.tobytes() for r in rows})  # each distinct vector once
     assert all(first[k] == min(np.flatnonzero(of_row == k)) for k in range(0, len(first), 17))  # its first row
-    # Two vectors that differ only where the key does not look: the check tells them apart.
     twins = np.zeros((3, 384), dtype=np.float16)
-    twins[1, 5] = twins[2, 5] = 1.0  # dimension 5 lies in a word the key skips
+    twins[1, 5] = twins[2, 5] = 1.0
     twins[2, 7] = -0.0  # -0.0 and 0.0: other bits, another vector
     first, of_row = distinct_rows(twins)
     assert of_row.tolist() == [0, 1, 2] and first.tolist() == [0, 1, 2]
