@@ -27,8 +27,12 @@ if TYPE_CHECKING:
     from kb.search.semantic import Embedder, Models
 
 
+BUILD_ONLY = {"index"}  # commands that need the settings and the models, never the database or the views
+
+
 def _create_app() -> Flask:
-    return create_app()
+    command = click.get_current_context(silent=True)
+    return create_app(serving=command is None or command.info_name not in BUILD_ONLY)
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=True, add_version_option=False)

@@ -182,6 +182,16 @@ def test_the_kb_command_ends_once_its_build_is_written_with_its_output_and_logs(
     assert refused.returncode == 2 and "build-id" in refused.stderr  # a failure still ends as it did
 
 
+def test_kb_index_builds_with_an_app_that_has_settings_and_models_and_no_site(tmp_path: Path) -> None:
+    # `kb index` never serves a page nor opens the database: the site's extensions and views were 0.35 s of it.
+    from kb import create_app
+    from kb.config import settings_of
+
+    app = create_app({"ARTICLES_DIR": str(tmp_path / "articles"), "TESTING": True}, models=MODELS, serving=False)
+    assert app.extensions["kb.models"] is MODELS and settings_of(app).articles_dir == tmp_path / "articles"
+    assert not app.blueprints and "kb.db" not in app.extensions and "kb.state" not in app.extensions
+
+
 def test_an_edit_leaves_the_build_it_started_from_as_it_was(indexed_root: Path, tmp_path: Path) -> None:
     # The new build's Whoosh files start as hard links to the previous build's: Whoosh adds files and never
     # rewrites one, and kb's arrays are written afresh. Workers still serving the previous build read it whole.
