@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import MINI_ARTICLES, write_tree
 from whoosh import index
@@ -156,3 +157,15 @@ def test_an_edit_adds_a_segment_and_a_tenth_stale_rewrites_the_index(tmp_path: P
         f"en/guide-{n}" for n in (3, 4, 5, 6)
     }
     assert array_scores(kw, "guid") == whoosh_scores(kw, "guid")  # rewritten whole: Whoosh is fresh again
+
+
+def test_the_top_of_many_matches_is_the_full_sort_s_ties_and_all() -> None:
+    # A common word matches most of a large help center: only the top is sorted, with the ties at its edge.
+    from kb.search.keyword import top_documents
+
+    rng = np.random.default_rng(3)
+    for size, limit in ((60_000, 50), (120, 50), (50, 50), (10, 50), (500, 1)):
+        docs = np.sort(rng.choice(200_000, size, replace=False))
+        scores = rng.integers(0, 40, size).astype(np.float64) / 8  # many equal scores
+        full = docs[np.lexsort((docs, -scores))[:limit]]
+        assert top_documents(docs, scores, limit).tolist() == full.tolist()
