@@ -6,6 +6,7 @@ import random
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from whoosh.query import Or, Phrase
 
@@ -84,3 +85,13 @@ def test_an_index_without_phrase_arrays_reads_them_from_whoosh(
         stems, ("title", "body"), 2.0
     )
     assert whoosh(kw, stems, ("title", "body"), 2.0)
+
+
+def test_documents_in_both_lists_are_numpy_s_intersection() -> None:
+    from kb.search.phrases import in_both
+
+    rng = np.random.default_rng(8)
+    for n, m in ((0, 5), (5, 0), (1, 1), (30, 50_000), (50_000, 30), (4_000, 4_000)):
+        a = np.sort(rng.choice(100_000, n, replace=False)).astype(np.int64)
+        b = np.sort(rng.choice(100_000, m, replace=False)).astype(np.int64)
+        assert in_both(a, b).tolist() == np.intersect1d(a, b, assume_unique=True).tolist()

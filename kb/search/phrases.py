@@ -49,7 +49,7 @@ class FieldPositions:
         common: np.ndarray | None = None
         for start, end in sorted(set(spans), key=lambda se: se[1] - se[0]):
             docs = self.docs[start:end]
-            common = docs if common is None else np.intersect1d(common, docs, assume_unique=True)
+            common = docs if common is None else in_both(common, docs)
             if not len(common):
                 return {}
         assert common is not None
@@ -63,7 +63,7 @@ class FieldPositions:
             counts = last - first
             at = np.repeat(first - (np.cumsum(counts) - counts), counts) + np.arange(int(counts.sum()))
             keys = np.repeat(common.astype(np.int64), counts) * _STRIDE + (self.positions[at] + len(spans) - k)
-            starts = keys if starts is None else np.intersect1d(starts, keys, assume_unique=True)
+            starts = keys if starts is None else in_both(starts, keys)
             if not len(starts):
                 return {}
         assert starts is not None
@@ -72,6 +72,17 @@ class FieldPositions:
             int(doc): _tree_sum([float(self.weights[row[i]]) for row in rows])
             for i, doc in zip(np.flatnonzero(found).tolist(), common[found].tolist(), strict=True)
         }
+
+
+def in_both(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The values of ascending, distinct ``a`` that ascending, distinct ``b`` has too, in order: the shorter
+    looked up in the longer (np.intersect1d sorts both again: a common word's 50,000 documents per phrase)."""
+    if len(a) > len(b):
+        a, b = b, a
+    if not len(b):
+        return a[:0]
+    at = np.minimum(np.searchsorted(b, a), len(b) - 1)
+    return a[b[at] == a]
 
 
 @dataclass(frozen=True)
