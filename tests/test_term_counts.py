@@ -94,3 +94,45 @@ def test_counts_of_unchanged_articles_are_carried_not_analysed_again(tmp_path: P
     build_index(load_library(root), index_dir, {})
     edited = arrays(index_dir)[0]
     assert "setupmarked" in edited.terms and "setup" not in edited.terms
+
+
+def test_taking_documents_by_runs_equals_taking_them_one_by_one() -> None:
+    # An edit's order is the old one with a few rows swapped in: copied a run at a time, as a gather would.
+    rng = np.random.default_rng(4)
+    for trial in range(60):
+        n = int(rng.integers(1, 40))
+        docs_at = term_counts._offsets(rng.integers(0, 5, n))
+        entries = int(docs_at[-1])
+        positions_at = term_counts._offsets(rng.integers(0, 4, entries))
+        field = term_counts.FieldCounts(
+            docs_at,
+            rng.integers(0, 100, entries).astype(np.int32),
+            rng.integers(1, 5, entries).astype(np.int32),
+            rng.integers(0, 9, n),
+            positions_at,
+            rng.integers(0, 50, int(positions_at[-1])).astype(np.int32),
+        )
+        if trial % 3 == 0:  # an edit: the old order with one row moved to the end
+            rows = np.concatenate([np.arange(0, n // 2), np.arange(n // 2 + 1, n), [n // 2]])
+        else:  # any order, some rows left out
+            rows = rng.permutation(n)[: int(rng.integers(0, n + 1))]
+        rows = np.asarray(rows, dtype=np.int64)
+        taken, gathered = term_counts._take(field, rows), term_counts._gather(field, rows)
+        for name in ("docs_at", "terms", "freqs", "lengths", "positions_at", "positions"):
+            assert np.array_equal(getattr(taken, name), getattr(gathered, name)), (trial, name)
+            assert getattr(taken, name).dtype == getattr(gathered, name).dtype
+    many = term_counts.FieldCounts(
+        *(
+            np.asarray(a)
+            for a in (
+                np.arange(2_001),
+                np.arange(2_000) % 7,
+                np.ones(2_000),
+                np.ones(2_000),
+                np.arange(2_001),
+                np.arange(2_000),
+            )
+        )
+    )
+    shuffled = rng.permutation(2_000)  # past MAX_RUNS runs: gathered entry by entry
+    assert term_counts._take(many, shuffled).terms.tolist() == (shuffled % 7).tolist()
