@@ -79,10 +79,7 @@ def in_both(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     looked up in the longer (np.intersect1d sorts both again: a common word's 50,000 documents per phrase)."""
     if len(a) > len(b):
         a, b = b, a
-    if not len(b):
-        return a[:0]
-    at = np.minimum(np.searchsorted(b, a), len(b) - 1)
-    return a[b[at] == a]
+    return a[postings.found_in(a, b)]
 
 
 @dataclass(frozen=True)

@@ -53,12 +53,7 @@ class Postings:
 
     def has(self, stem: str, docnums: np.ndarray) -> np.ndarray:
         """Which of ``docnums`` contain ``stem`` in any field."""
-        docs, _ = self.postings(stem)
-        if not len(docs):
-            return np.zeros(len(docnums), dtype=bool)
-        at = np.minimum(np.searchsorted(docs, docnums), len(docs) - 1)
-        found: np.ndarray = docs[at] == docnums
-        return found
+        return found_in(docnums, self.postings(stem)[0])
 
     def df(self, stem: str) -> int:
         t = self.terms.get(stem)
@@ -96,6 +91,15 @@ def _read(searcher: WhooshSearcher, fields: list[str]) -> Postings:
     coverage_df = np.array([df_body_title.get(t, 0) for t in terms], dtype=np.int64)
     words = {w.decode("utf-8") if isinstance(w, bytes) else w for w in reader.lexicon("words")}
     return _combine(n, terms, scored, coverage_df, ids, categories, words)
+
+
+def found_in(values: np.ndarray, ordered: np.ndarray) -> np.ndarray:
+    """Which of ``values`` ascending, distinct ``ordered`` holds: each looked up, nothing sorted again."""
+    if not len(ordered):
+        return np.zeros(len(values), dtype=bool)
+    at = np.minimum(np.searchsorted(ordered, values), len(ordered) - 1)
+    found: np.ndarray = ordered[at] == values
+    return found
 
 
 def _combine(
