@@ -190,6 +190,14 @@ def test_kb_index_builds_with_an_app_that_has_settings_and_models_and_no_site(tm
     app = create_app({"ARTICLES_DIR": str(tmp_path / "articles"), "TESTING": True}, models=MODELS, serving=False)
     assert app.extensions["kb.models"] is MODELS and settings_of(app).articles_dir == tmp_path / "articles"
     assert not app.blueprints and "kb.db" not in app.extensions and "kb.state" not in app.extensions
+    # The kb command chooses it for `kb index` only, as it loads the app inside that command.
+    import click
+
+    from kb.cli import _create_app, cli
+
+    for name, serving in (("index", False), ("check", True)):
+        with click.Context(cli.commands[name], info_name=name):
+            assert bool(_create_app().blueprints) is serving, name
 
 
 def test_an_edit_leaves_the_build_it_started_from_as_it_was(indexed_root: Path, tmp_path: Path) -> None:
