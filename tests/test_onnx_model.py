@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +23,10 @@ from kb.search.onnx_embedder import (
     is_current,
     quantize_for_queries,
     queries_path,
+    weights_path,
 )
-from kb.search.semantic import Models, SentenceTransformerEmbedder, default_model_path
+from kb.search.semantic import Models, SentenceTransformerEmbedder, default_model_path, load_embedder
+from kb.search.spare_core import SpareCore
 
 ROOT = Path(__file__).resolve().parent.parent
 LABEL = "all-MiniLM-L6-v2"
@@ -165,3 +170,60 @@ def test_the_int8_copy_embeds_questions_within_cosine_099_and_never_passages(
     assert cosines.min() >= 0.99
     assert cosines.min() < 0.99999  # it is the int8 graph that answered
     np.testing.assert_array_equal(quantized.encode(english[:8]), onnx.encode(english[:8]))  # passages: float32
+
+
+def test_the_weights_lie_beside_the_graph_for_processes_to_share(models_dir: Path) -> None:
+    graph = models_dir / f"{LABEL}.onnx"
+    weights = weights_path(graph)
+    assert weights.stat().st_size > 80_000_000 and graph.stat().st_size < 1_000_000
+    assert weights.stat().st_mode == graph.stat().st_mode  # readable by whoever reads the graph
+    weights.rename(weights.with_name("elsewhere"))
+    try:
+        assert not is_current(graph, Path(default_model_path()))  # a graph without its weights is redone
+    finally:
+        weights.with_name("elsewhere").rename(weights)
+
+
+def _embedder_with(models_dir: Path, load: float) -> OnnxEmbedder:
+    embedder = load_embedder("", models_dir)
+    assert isinstance(embedder, OnnxEmbedder)
+    embedder.spare_core = SpareCore(cores=2, load=lambda: load)
+    return embedder
+
+
+def test_a_question_takes_a_spare_core_and_gets_the_same_vector(models_dir: Path) -> None:
+    idle, busy = _embedder_with(models_dir, 0.2), _embedder_with(models_dir, 3.0)
+    english = [q for q in QUERIES[:40] if not re.search("[\uac00-\ud7a3\u0600-\u06ff]", q)]
+    two = np.stack([idle.embed_query(q) for q in english])
+    one = np.stack([busy.embed_query(q) for q in english])
+    assert idle._spare is not None and busy._spare is None  # the busy machine never made a second session
+    assert np.sum(two * one, axis=1).min() > 0.99999
+
+
+def test_a_forked_worker_makes_its_own_two_thread_session(models_dir: Path) -> None:
+    """A server's master may embed on two threads before it forks; its threads are not in the worker."""
+    embedder = _embedder_with(models_dir, 0.2)
+    before = embedder.embed_query("where is my invoice")
+    inherited = embedder._spare
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the worker: answer a question, report, and leave without running pytest's teardown
+        try:
+            vector = embedder.embed_query("the points did not show up after the order")
+            ok = embedder._spare is not inherited and embedder._spare[0] == os.getpid()
+            os.write(write, json.dumps({"ok": ok, "vector": vector.tolist()}).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    deadline = time.monotonic() + 60
+    while os.waitpid(child, os.WNOHANG) == (0, 0):
+        if time.monotonic() > deadline:
+            os.kill(child, signal.SIGKILL)
+            pytest.fail("the forked worker hung on its first question")
+        time.sleep(0.05)
+    with os.fdopen(read) as answer:
+        report = json.loads(answer.read())
+    assert report["ok"]
+    expected = embedder.encode(["the points did not show up after the order"])[0]
+    assert float(np.dot(report["vector"], expected)) > 0.99999
+    assert float(np.dot(before, embedder.encode(["where is my invoice"])[0])) > 0.99999

@@ -1,0 +1,69 @@
+"""A visitor's question takes a second core only while the machine has one idle."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from kb.search.spare_core import RECHECK_SECONDS, SpareCore, usable_cores
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_core_is_spare_below_the_cores_less_half_a_core() -> None:
+    assert SpareCore(cores=2, load=lambda: 0.4)()
+    assert SpareCore(cores=2, load=lambda: 1.49)()
+    assert not SpareCore(cores=2, load=lambda: 1.5)()
+    assert not SpareCore(cores=2, load=lambda: 7.2)()  # a server under load: one thread a question
+    assert SpareCore(cores=16, load=lambda: 7.2)()
+
+
+def test_one_core_is_never_spare() -> None:
+    assert not SpareCore(cores=1, load=lambda: 0.0)()
+
+
+def test_the_load_is_read_again_only_after_the_recheck_interval() -> None:
+    loads = iter([0.3, 5.0, 0.2])
+    reads = []
+
+    def load() -> float:
+        reads.append(1)
+        return next(loads)
+
+    clock = Clock()
+    spare = SpareCore(cores=2, load=load, clock=clock)
+    assert spare() and spare() and len(reads) == 1
+    clock.now += RECHECK_SECONDS
+    assert not spare() and len(reads) == 2
+    clock.now += RECHECK_SECONDS / 2
+    assert not spare() and len(reads) == 2
+    clock.now += RECHECK_SECONDS / 2
+    assert spare() and len(reads) == 3
+
+
+def test_without_a_load_average_no_core_is_spare() -> None:
+    def unavailable() -> float:
+        raise OSError("no load average")
+
+    assert not SpareCore(cores=4, load=unavailable)()
+
+
+def test_a_process_pinned_to_one_core_never_takes_a_second() -> None:
+    """As a container's cpuset or `taskset` pins it: its cores, not the machine's."""
+    code = (
+        "import os; os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]});"
+        "from kb.search.spare_core import SpareCore, usable_cores; print(usable_cores(), SpareCore(load=lambda: 0.0)())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.split() == ["1", "False"], out.stderr
+    assert usable_cores() == len(os.sched_getaffinity(0))
