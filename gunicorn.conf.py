@@ -83,8 +83,11 @@ def refuse_development_key(app: Any) -> None:
 
 def when_ready(server: Any) -> None:
     """In the master, before any worker forks: load and warm what the workers will share."""
+    from kb.search import spare_core
+
     app = _flask_app(server)
     refuse_development_key(app)
+    spare_core.spare_core.enabled = False  # its two-thread session would not cross the fork (kb.search.spare_core)
     warm_up(app)
     share_with_workers()
     server.log.info("kb: articles, index and models loaded in the master (pid %s)", os.getpid())
@@ -103,7 +106,11 @@ def share_with_workers() -> None:
 
 
 def post_fork(server: Any, worker: Any) -> None:
-    """In each new worker: drop the database connections inherited from the master (never share them)."""
+    """In each new worker: drop the database connections inherited from the master (never share them), and
+    let a question take an idle core when the workers are no more than the cores."""
+    from kb.search import spare_core
+
+    spare_core.for_workers(server.cfg.workers)
     sessions = _flask_app(server).extensions.get("kb.db")
     engine = getattr(sessions, "kw", {}).get("bind")
     if engine is not None:

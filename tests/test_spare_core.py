@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from kb.search.spare_core import RECHECK_SECONDS, SpareCore, usable_cores
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,3 +69,14 @@ def test_a_process_pinned_to_one_core_never_takes_a_second() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.split() == ["1", "False"], out.stderr
     assert usable_cores() == len(os.sched_getaffinity(0))
+
+
+def test_a_worker_takes_a_spare_core_only_while_workers_are_no_more_than_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kb.search import spare_core as module
+
+    spare = SpareCore(cores=2, load=lambda: 0.1)
+    monkeypatch.setattr(module, "spare_core", spare)
+    module.for_workers(2)
+    assert spare()
+    module.for_workers(4)  # 4 workers on 2 cores already share them: no second session in each
+    assert not spare()

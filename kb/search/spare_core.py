@@ -5,6 +5,11 @@ On an idle machine a question embedded on two threads is answered in about 60 % 
 another request, and the server answers fewer questions a second. The one-minute load average tells the two
 apart: while it stays half a core below the cores this process may run on, a core is idle most of the time.
 It is read at most once a second (a read of /proc/loadavg). Where there is no load average, no core is spare.
+
+Under gunicorn (gunicorn.conf.py) the master never takes a second core: a session's threads do not cross the
+fork, so what it made would be memory in every worker for nothing. A worker takes one only while the workers
+are no more than the cores: with more, they already share the cores by design, an idle core is rare, and the
+second session (~60 MB with its buffers) in each would cost memory for little.
 """
 
 from __future__ import annotations
@@ -45,9 +50,10 @@ class SpareCore:
         self._lock = threading.Lock()
         self._checked = -RECHECK_SECONDS
         self._spare = False
+        self.enabled = True  # False: never (a server's master; workers more than the cores)
 
     def __call__(self) -> bool:
-        if self.cores < 2:
+        if not self.enabled or self.cores < 2:
             return False
         now = self._clock()
         with self._lock:
@@ -61,3 +67,8 @@ class SpareCore:
 
 
 spare_core = SpareCore()
+
+
+def for_workers(workers: int) -> None:
+    """In a server's worker: take a spare core only while the workers are no more than the cores."""
+    spare_core.enabled = workers <= spare_core.cores
