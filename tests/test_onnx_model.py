@@ -227,3 +227,20 @@ def test_a_forked_worker_makes_its_own_two_thread_session(models_dir: Path) -> N
     expected = embedder.encode(["the points did not show up after the order"])[0]
     assert float(np.dot(report["vector"], expected)) > 0.99999
     assert float(np.dot(before, embedder.encode(["where is my invoice"])[0])) > 0.99999
+
+
+def test_a_new_export_on_disk_never_answers_beside_the_one_loaded(models_dir: Path, tmp_path: Path) -> None:
+    """A running worker that loaded one export must not make its second session from the next one (another
+    model's vectors against the index it serves): it stays on its own session."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    for name in (f"{LABEL}.onnx", f"{LABEL}.onnx.data", f"{LABEL}.json"):
+        (folder / name).hardlink_to(models_dir / name)
+    embedder = _embedder_with(folder, 0.2)
+    graph = folder / f"{LABEL}.onnx"
+    replacement = folder / "next.onnx"
+    replacement.write_bytes(graph.read_bytes())
+    os.replace(replacement, graph)  # as an export does: a new file under the same name
+    vector = embedder.embed_query("can I pause my plan for a month")
+    assert embedder._spare is None
+    assert float(np.dot(vector, embedder.encode(["can I pause my plan for a month"])[0])) > 0.99999

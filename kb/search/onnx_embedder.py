@@ -127,6 +127,15 @@ def quantize_for_queries(target: Path, model_dir: Path) -> bool:
     return True
 
 
+def _file_state(path: Path) -> tuple[int, int] | None:
+    """What tells one export from the next at ``path``: a new one is a new file (os.replace)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns
+
+
 def weights_path(target: Path) -> Path:
     """The file of the export's weights, which the graph ``target`` names (relative to its folder)."""
     return target.with_name(f"{target.name}.data")
@@ -279,6 +288,7 @@ class OnnxEmbedder(QueryCache):
         self._query_session = self._new_session(queries_file, 1) if queries_file is not None else session
         self.spare_core: Callable[[], bool] = spare_core  # is a core idle now? (the load average)
         self._spare: tuple[int, Any] | None = None  # (process id, session on SPARE_THREADS threads)
+        self._loaded_from = _file_state(onnx_file)  # a later session is made only from this same export
         self._spare_lock = threading.Lock()
         self._vocab: frozenset[str] | None = None
 
@@ -298,13 +308,17 @@ class OnnxEmbedder(QueryCache):
         return self._sessions[threads]
 
     def _spare_session(self) -> Any:
-        """This process's session on ``SPARE_THREADS`` threads, made on first use.
+        """This process's session on ``SPARE_THREADS`` threads, made on first use; the one-thread session when
+        the export on disk is no longer the one this embedder loaded (a new model's vectors would not match
+        the index being served).
 
         Threads do not survive a fork: a session a server's master made before forking has no threads in its
         workers, so each process makes its own. The one inherited is kept, never torn down, as its threads'
         teardown would wait for threads this process does not have."""
         with self._spare_lock:
             if self._spare is None or self._spare[0] != os.getpid():
+                if _file_state(self.path) != self._loaded_from:
+                    return self._query_session
                 if self._spare is not None:
                     _INHERITED.append(self._spare[1])
                 self._spare = (os.getpid(), self._new_session(self.path, SPARE_THREADS, spinning=False))
