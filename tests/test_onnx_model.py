@@ -175,6 +175,7 @@ def test_the_int8_copy_embeds_questions_within_cosine_099_and_never_passages(
 def test_the_weights_lie_beside_the_graph_for_processes_to_share(models_dir: Path) -> None:
     graph = models_dir / f"{LABEL}.onnx"
     weights = weights_path(graph)
+    assert weights is not None and weights.name.startswith(f"{LABEL}.onnx.") and weights.name.endswith(".data")
     assert weights.stat().st_size > 80_000_000 and graph.stat().st_size < 1_000_000
     assert weights.stat().st_mode == graph.stat().st_mode  # readable by whoever reads the graph
     weights.rename(weights.with_name("elsewhere"))
@@ -187,7 +188,7 @@ def test_the_weights_lie_beside_the_graph_for_processes_to_share(models_dir: Pat
 def _embedder_with(models_dir: Path, load: float) -> OnnxEmbedder:
     embedder = load_embedder("", models_dir)
     assert isinstance(embedder, OnnxEmbedder)
-    embedder.spare_core = SpareCore(cores=2, load=lambda: load)
+    embedder.spare_core = SpareCore(cores=2, busy=lambda: load)
     return embedder
 
 
@@ -232,15 +233,51 @@ def test_a_forked_worker_makes_its_own_two_thread_session(models_dir: Path) -> N
 def test_a_new_export_on_disk_never_answers_beside_the_one_loaded(models_dir: Path, tmp_path: Path) -> None:
     """A running worker that loaded one export must not make its second session from the next one (another
     model's vectors against the index it serves): it stays on its own session."""
-    folder = tmp_path / "models"
-    folder.mkdir()
-    for name in (f"{LABEL}.onnx", f"{LABEL}.onnx.data", f"{LABEL}.json"):
-        (folder / name).hardlink_to(models_dir / name)
+    folder = _copy_of_export(models_dir, tmp_path)
     embedder = _embedder_with(folder, 0.2)
     graph = folder / f"{LABEL}.onnx"
     replacement = folder / "next.onnx"
     replacement.write_bytes(graph.read_bytes())
     os.replace(replacement, graph)  # as an export does: a new file under the same name
     vector = embedder.embed_query("can I pause my plan for a month")
-    assert embedder._spare is None
+    assert embedder._spare == (os.getpid(), None)  # no second session, and none tried again
     assert float(np.dot(vector, embedder.encode(["can I pause my plan for a month"])[0])) > 0.99999
+
+
+def _copy_of_export(models_dir: Path, tmp_path: Path) -> Path:
+    folder = tmp_path / "models"
+    folder.mkdir()
+    weights = weights_path(models_dir / f"{LABEL}.onnx")
+    assert weights is not None
+    for name in (f"{LABEL}.onnx", weights.name, f"{LABEL}.json"):
+        (folder / name).hardlink_to(models_dir / name)
+    return folder
+
+
+def test_a_second_session_that_cannot_be_made_leaves_questions_on_one_thread(models_dir: Path, tmp_path: Path) -> None:
+    """The weights went (a newer export removed them) after this worker loaded: its questions are answered on
+    its own session, every time, without trying again."""
+    folder = _copy_of_export(models_dir, tmp_path)
+    embedder = _embedder_with(folder, 0.2)
+    weights = weights_path(folder / f"{LABEL}.onnx")
+    assert weights is not None
+    weights.unlink()  # the loaded session keeps its map of the file
+    for question in ("where is my invoice", "how do I pause the program"):
+        vector = embedder.embed_query(question)
+        assert float(np.dot(vector, embedder.encode([question])[0])) > 0.99999
+    assert embedder._spare == (os.getpid(), None)
+
+
+def test_a_new_export_names_new_weights_and_removes_the_old(models_dir: Path, tmp_path: Path) -> None:
+    folder = _copy_of_export(models_dir, tmp_path)
+    graph = folder / f"{LABEL}.onnx"
+    before = weights_path(graph)
+    loaded = _embedder_with(folder, 3.0)  # a worker that loaded the old export
+    (folder / f"{LABEL}.json").unlink()  # no stamp: the export is redone
+    assert export_model(Path(default_model_path()), graph) is True
+    after = weights_path(graph)
+    assert before is not None and after is not None and after != before
+    assert after.is_file() and not before.exists()
+    assert is_current(graph, Path(default_model_path()))
+    question = "can customers gift points to a friend"
+    assert float(np.dot(loaded.embed_query(question), _embedder_with(folder, 3.0).embed_query(question))) > 0.99999

@@ -19,12 +19,14 @@ passes that check. It is off by default: on the writers' tests and the merchants
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import inspect
 import json
 import logging
 import os
 import re
+import secrets
 import shutil
 import threading
 import warnings
@@ -36,6 +38,8 @@ import numpy as np
 
 from kb.search.semantic import QueryCache
 from kb.search.spare_core import spare_core
+
+log = logging.getLogger(__name__)
 
 FORMAT = 2  # bump when the exported graph changes: older exports are then redone (2: weights in .onnx.data)
 OPSET = 17
@@ -136,20 +140,26 @@ def _file_state(path: Path) -> tuple[int, int] | None:
     return stat.st_ino, stat.st_mtime_ns
 
 
-def weights_path(target: Path) -> Path:
-    """The file of the export's weights, which the graph ``target`` names (relative to its folder)."""
-    return target.with_name(f"{target.name}.data")
+def weights_path(target: Path) -> Path | None:
+    """The file of the export's weights, as its stamp names it (None without a stamp that names one)."""
+    try:
+        name = json.loads(_stamp_path(target).read_text()).get("weights")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return target.with_name(name) if isinstance(name, str) and "/" not in name and name else None
 
 
-def _save_with_weights_beside(exported: Path, target: Path) -> None:
-    """Move the graph torch wrote (weights inline) to ``target``, its weights to ``weights_path(target)``.
+def _save_with_weights_beside(exported: Path, target: Path) -> str:
+    """Move the graph torch wrote (weights inline) to ``target``, its weights to a file of its own beside it,
+    whose name is new with each export; return that name.
 
-    The weights are replaced first, under a new inode: a running process keeps the map of the old file, and a
-    reader that opens the new graph finds the new weights."""
+    The graph names its weights file, so replacing the graph switches both at once: a reader that opens the
+    graph before the replace reads the old weights, one that opens it after reads the new. The old weights
+    file is removed after (a process that maps it keeps it until it lets go)."""
     import onnx
 
     model = onnx.load(str(exported))
-    weights = weights_path(target)
+    weights = f"{target.name}.{secrets.token_hex(6)}.data"
     folder = target.parent / f".{target.name}.{os.getpid()}.export"
     folder.mkdir(exist_ok=True)
     try:
@@ -158,16 +168,20 @@ def _save_with_weights_beside(exported: Path, target: Path) -> None:
             str(folder / target.name),
             save_as_external_data=True,
             all_tensors_to_one_file=True,
-            location=weights.name,
+            location=weights,
             size_threshold=1024,
         )
-        shutil.copymode(folder / target.name, folder / weights.name)  # onnx writes it 0600: readable as the graph
-        os.replace(folder / weights.name, weights)
+        shutil.copymode(folder / target.name, folder / weights)  # onnx writes it 0600: readable as the graph
+        os.replace(folder / weights, target.with_name(weights))  # a new name: nothing reads it yet
         os.replace(folder / target.name, target)
     finally:
         for leftover in folder.iterdir():
             leftover.unlink()
         folder.rmdir()
+    for old in target.parent.glob(f"{glob.escape(target.name)}*.data"):
+        if old.name != weights:
+            old.unlink(missing_ok=True)
+    return weights
 
 
 def _stamp_path(target: Path) -> Path:
@@ -180,9 +194,11 @@ def is_current(target: Path, model_dir: Path) -> bool:
         stamp = json.loads(_stamp_path(target).read_text())
     except (OSError, ValueError):
         return False
+    weights = weights_path(target)
     return (
         target.is_file()
-        and weights_path(target).is_file()
+        and weights is not None
+        and weights.is_file()
         and stamp.get("source") == str(model_dir.resolve())
         and stamp.get("fingerprint") == fingerprint(model_dir)
     )
@@ -260,10 +276,15 @@ def export_model(model_dir: Path, target: Path) -> bool:
                 opset_version=OPSET,
                 dynamo=False,
             )
-        _save_with_weights_beside(partial, target)
+        weights = _save_with_weights_beside(partial, target)
     finally:
         partial.unlink(missing_ok=True)
-    stamp = {"source": str(model_dir.resolve()), "fingerprint": fingerprint(model_dir), "format": FORMAT}
+    stamp = {
+        "source": str(model_dir.resolve()),
+        "fingerprint": fingerprint(model_dir),
+        "format": FORMAT,
+        "weights": weights,
+    }
     _stamp_path(target).write_text(json.dumps(stamp, indent=2) + "\n")
     return True
 
@@ -282,13 +303,15 @@ class OnnxEmbedder(QueryCache):
         self.tokenizer.no_padding()  # each batch is padded to its own longest text below
         self._pad_id = self._pad_token_id(model_dir)
         self._sessions: dict[int, Any] = {}
+        self._loaded_from = _file_state(onnx_file)  # a later session is made only from this same export
         session = self._session(1)  # loaded now, so a broken file fails at start
+        if _file_state(onnx_file) != self._loaded_from:
+            raise RuntimeError(f"{onnx_file} was replaced while it loaded: load it again")
         self._inputs = [i.name for i in session.get_inputs()]
         self.dim = int(session.get_outputs()[0].shape[1])
         self._query_session = self._new_session(queries_file, 1) if queries_file is not None else session
         self.spare_core: Callable[[], bool] = spare_core  # is a core idle now? (the load average)
-        self._spare: tuple[int, Any] | None = None  # (process id, session on SPARE_THREADS threads)
-        self._loaded_from = _file_state(onnx_file)  # a later session is made only from this same export
+        self._spare: tuple[int, Any] | None = None  # (process id, session on SPARE_THREADS threads, or None)
         self._spare_lock = threading.Lock()
         self._vocab: frozenset[str] | None = None
 
@@ -308,21 +331,38 @@ class OnnxEmbedder(QueryCache):
         return self._sessions[threads]
 
     def _spare_session(self) -> Any:
-        """This process's session on ``SPARE_THREADS`` threads, made on first use; the one-thread session when
-        the export on disk is no longer the one this embedder loaded (a new model's vectors would not match
-        the index being served).
+        """This process's session on ``SPARE_THREADS`` threads, made on first use; else the one-thread session:
+        when the export on disk is no longer the one this embedder loaded (a new model's vectors would not
+        match the index being served), or when the session could not be made (said once in the log).
 
         Threads do not survive a fork: a session a server's master made before forking has no threads in its
         workers, so each process makes its own. The one inherited is kept, never torn down, as its threads'
         teardown would wait for threads this process does not have."""
         with self._spare_lock:
             if self._spare is None or self._spare[0] != os.getpid():
-                if _file_state(self.path) != self._loaded_from:
-                    return self._query_session
-                if self._spare is not None:
+                if self._spare is not None and self._spare[1] is not None:
                     _INHERITED.append(self._spare[1])
-                self._spare = (os.getpid(), self._new_session(self.path, SPARE_THREADS, spinning=False))
-            return self._spare[1]
+                self._spare = (os.getpid(), self._made_spare_session())
+            return self._spare[1] if self._spare[1] is not None else self._query_session
+
+    def _made_spare_session(self) -> Any:
+        if _file_state(self.path) != self._loaded_from:
+            log.warning("%s changed on disk since it was loaded: questions stay on one thread", self.path)
+            return None
+        try:
+            session = self._new_session(self.path, SPARE_THREADS, spinning=False)
+        except Exception as exc:  # the file went with a newer export, or memory ran short: one thread answers
+            log.warning(
+                "could not make a %d-thread session of %s (%s): questions stay on one thread",
+                SPARE_THREADS,
+                self.path,
+                exc,
+            )
+            return None
+        if _file_state(self.path) != self._loaded_from:  # replaced while it loaded: it may hold the new export
+            log.warning("%s changed on disk since it was loaded: questions stay on one thread", self.path)
+            return None
+        return session
 
     @staticmethod
     def _new_session(path: Path, threads: int, spinning: bool = True) -> Any:

@@ -3,14 +3,14 @@
 On an idle machine a question embedded on two threads is answered in about 60 % of the time (MiniLM p95
 21 -> 13 ms on 2 cores), for about 20 % more CPU; on a busy one the second thread only takes that core from
 another request, and the server answers fewer questions a second. So a second core is taken only while the
-cores in use stay half a core below the cores this process may use, read at most once a second:
+cores in use over the last second stay half a core below the cores this process may use:
 
-- on a machine of its own, its CPU affinity (as `taskset` or a cpuset sets it) and the one-minute load average;
-- in a container with a CPU quota (cgroup ``cpu.max``, or v1's ``cpu.cfs_quota_us``), the quota, and the CPU
-  time the container used since the last reading: there the load average is the host's, and a second thread
-  would spend the container's quota, not an idle core.
+- on a machine of its own: the CPUs of its affinity (as `taskset` or a cpuset sets it), busy by /proc/stat;
+- in a container with a CPU quota (cgroup v2 ``cpu.max`` on its group or a parent, or v1's CFS quota): the
+  quota, and the CPU time the group used (there the host's CPUs and load say nothing of the container's share);
+- elsewhere, the one-minute load average (it lags: a burst is seen after seconds, not at once).
 
-Where neither can be read, no core is spare. Under gunicorn (gunicorn.conf.py) the master never takes a second
+Where nothing can be read, no core is spare. Under gunicorn (gunicorn.conf.py) the master never takes a second
 core: a session's threads do not cross the fork, so what it made would be memory in every worker for nothing.
 A worker takes one only while the workers are no more than the cores: with more, they already share the cores
 by design, an idle core is rare, and the second session (~60 MB with its buffers) in each would cost memory.
@@ -29,6 +29,8 @@ from pathlib import Path
 HEADROOM = 0.5  # cores the cores in use must stay below the usable cores by
 RECHECK_SECONDS = 1.0
 CGROUP = Path("/sys/fs/cgroup")
+PROC_STAT = Path("/proc/stat")
+Clock = Callable[[], float]
 
 
 def usable_cores() -> int:
@@ -45,41 +47,56 @@ def _one_minute_load() -> float:
 
 @dataclass(frozen=True)
 class Quota:
-    """A container's CPU quota, in cores, and where the CPU time it has used is counted."""
+    """A container's CPU quota, in cores, and where the CPU time its group has used is counted."""
 
     cores: float
-    usage: Callable[[], float]  # seconds of CPU the container has used so far
+    usage: Callable[[], float]  # seconds of CPU the group has used so far
 
 
-def cpu_quota(root: Path = CGROUP, own: str | None = None) -> Quota | None:
-    """The CPU quota of this process's cgroup (v2 ``cpu.max``, else v1's CFS quota); None when there is none."""
-    group = root / (own if own is not None else _own_cgroup()).lstrip("/")
-    for folder in dict.fromkeys((group, root)):
+def cpu_quota(root: Path = CGROUP, own: dict[str, str] | None = None) -> Quota | None:
+    """The tightest CPU quota over this process's cgroup and its parents; None when there is none.
+
+    ``own``: the process's group per controller, as /proc/self/cgroup gives it ("" for cgroup v2)."""
+    groups = own if own is not None else _own_cgroups()
+    found: Quota | None = None
+    for folder in _up_from(root, groups.get("", "/")):  # cgroup v2: a quota may be set on a parent slice
         try:
             limit, period = (folder / "cpu.max").read_text().split()[:2]
-            if limit == "max":
-                return None
-            return Quota(int(limit) / int(period), partial(_usage_seconds, folder / "cpu.stat"))
+            if limit != "max" and (found is None or int(limit) / int(period) < found.cores):
+                found = Quota(int(limit) / int(period), partial(_usage_seconds, folder / "cpu.stat"))
         except (OSError, ValueError, ZeroDivisionError):
             continue
-    try:
-        quota_us = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
-        period_us = int((root / "cpu" / "cpu.cfs_period_us").read_text())
-    except (OSError, ValueError):
-        return None
-    if quota_us <= 0 or period_us <= 0:
-        return None
-    return Quota(quota_us / period_us, partial(_usage_nanoseconds, root / "cpuacct" / "cpuacct.usage"))
+    if found is not None or (root / "cgroup.controllers").exists():
+        return found
+    cpu = next((path for names, path in groups.items() if "cpu" in names.split(",")), "/")
+    acct = next((path for names, path in groups.items() if "cpuacct" in names.split(",")), cpu)
+    for folder, usage in zip(_up_from(root / "cpu", cpu), _up_from(root / "cpuacct", acct), strict=False):
+        try:
+            quota_us = int((folder / "cpu.cfs_quota_us").read_text())
+            period_us = int((folder / "cpu.cfs_period_us").read_text())
+        except (OSError, ValueError):
+            continue
+        if quota_us > 0 and period_us > 0 and (found is None or quota_us / period_us < found.cores):
+            found = Quota(quota_us / period_us, partial(_usage_nanoseconds, usage / "cpuacct.usage"))
+    return found
 
 
-def _own_cgroup() -> str:
+def _up_from(root: Path, group: str) -> list[Path]:
+    """``root``/``group`` and each parent folder up to ``root``."""
+    parts = [p for p in group.split("/") if p and p not in (".", "..")]
+    return [root.joinpath(*parts[:n]) for n in range(len(parts), -1, -1)]
+
+
+def _own_cgroups() -> dict[str, str]:
+    """This process's group per controller list ("" for cgroup v2), from /proc/self/cgroup."""
+    groups: dict[str, str] = {}
     try:
         for line in Path("/proc/self/cgroup").read_text().splitlines():
-            if line.startswith("0::"):
-                return line[3:]
-    except OSError:
+            _, names, path = line.split(":", 2)
+            groups[names] = path
+    except (OSError, ValueError):
         pass
-    return "/"
+    return groups
 
 
 def _usage_nanoseconds(usage: Path) -> float:
@@ -94,11 +111,28 @@ def _usage_seconds(stat: Path) -> float:
     raise OSError(f"{stat}: no usage_usec")
 
 
-class UsageRate:
-    """Cores a container used on average since the last call, from its CPU time (the first call: unknown,
-    read as busy)."""
+def busy_cpu_seconds(cpus: set[int], stat: Path = PROC_STAT) -> tuple[float, float]:
+    """Busy and total time of ``cpus`` so far, in the kernel's ticks (their ratio is what counts)."""
+    busy = total = 0.0
+    for line in stat.read_text().splitlines():
+        if not line.startswith("cpu") or line.startswith("cpu "):
+            continue
+        name, *fields = line.split()
+        if int(name[3:]) not in cpus:
+            continue
+        ticks = [int(v) for v in fields[:8]]  # user nice system idle iowait irq softirq steal
+        total += sum(ticks)
+        busy += sum(ticks) - ticks[3] - ticks[4]
+    if total == 0:
+        raise OSError(f"{stat}: none of CPUs {sorted(cpus)}")
+    return busy, total
 
-    def __init__(self, usage: Callable[[], float], busy: float, clock: Callable[[], float] = time.monotonic) -> None:
+
+class UsageRate:
+    """Cores in use on average since the last call, from a count of CPU time (the first call: unknown, read as
+    busy)."""
+
+    def __init__(self, usage: Callable[[], float], busy: float, clock: Clock = time.monotonic) -> None:
         self._usage = usage
         self._busy = busy
         self._clock = clock
@@ -112,17 +146,30 @@ class UsageRate:
         return (used - last[1]) / (now - last[0])
 
 
+class BusyCpus:
+    """Cores of ``cpus`` in use since the last call, from /proc/stat (the first call: read as busy)."""
+
+    def __init__(self, cpus: set[int], stat: Path = PROC_STAT) -> None:
+        self._cpus = cpus
+        self._stat = stat
+        self._last: tuple[float, float] | None = None
+
+    def __call__(self) -> float:
+        busy, total = busy_cpu_seconds(self._cpus, self._stat)
+        last, self._last = self._last, (busy, total)
+        if last is None or total <= last[1]:
+            return float(len(self._cpus))
+        return (busy - last[0]) / (total - last[1]) * len(self._cpus)
+
+
 class SpareCore:
-    """Answers "is a core spare?" from the cores in use, read again at most every ``RECHECK_SECONDS``."""
+    """Answers "is a core spare?" from the cores in use (``busy``), read again at most every ``RECHECK_SECONDS``."""
 
     def __init__(
-        self,
-        cores: float | None = None,
-        load: Callable[[], float] = _one_minute_load,
-        clock: Callable[[], float] = time.monotonic,
+        self, cores: float | None = None, busy: Callable[[], float] = _one_minute_load, clock: Clock = time.monotonic
     ) -> None:
         self.cores = cores if cores is not None else usable_cores()
-        self._load = load
+        self._busy = busy
         self._clock = clock
         self._lock = threading.Lock()
         self._checked = -RECHECK_SECONDS
@@ -130,14 +177,25 @@ class SpareCore:
         self.enabled = True  # False: never (a server's master; workers more than the cores)
 
     @classmethod
-    def of_machine(cls, root: Path = CGROUP, own: str | None = None) -> SpareCore:
-        """The cores and the measure of use that fit where this process runs (see the module's docstring)."""
+    def of_machine(
+        cls,
+        root: Path = CGROUP,
+        own: dict[str, str] | None = None,
+        stat: Path = PROC_STAT,
+        clock: Clock = time.monotonic,
+    ) -> SpareCore:
+        """The cores and the measure of their use that fit where this process runs (the module's docstring)."""
         cores = usable_cores()
         quota = cpu_quota(root, own)
-        if quota is None:
-            return cls(cores)
-        cores_allowed = min(float(cores), quota.cores)
-        return cls(cores_allowed, load=UsageRate(quota.usage, busy=cores_allowed))
+        if quota is not None:
+            allowed = min(float(cores), quota.cores)
+            return cls(allowed, UsageRate(quota.usage, busy=allowed, clock=clock), clock)
+        try:
+            cpus = os.sched_getaffinity(0)
+            busy_cpu_seconds(cpus, stat)
+        except (AttributeError, OSError, ValueError):
+            return cls(cores, clock=clock)
+        return cls(len(cpus), BusyCpus(cpus, stat), clock)
 
     def __call__(self) -> bool:
         if not self.enabled or self.cores < 2:
@@ -147,7 +205,7 @@ class SpareCore:
             if now - self._checked >= RECHECK_SECONDS:
                 self._checked = now
                 try:
-                    self._spare = self._load() < self.cores - HEADROOM
+                    self._spare = self._busy() < self.cores - HEADROOM
                 except (OSError, ValueError):
                     self._spare = False
             return self._spare
