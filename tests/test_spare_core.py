@@ -22,10 +22,10 @@ class Clock:
         return self.now
 
 
-def test_a_core_is_spare_below_the_cores_less_half_a_core() -> None:
+def test_a_core_is_spare_below_the_cores_less_a_quarter_core() -> None:
     assert SpareCore(cores=2, busy=lambda: 0.4)()
-    assert SpareCore(cores=2, busy=lambda: 1.49)()
-    assert not SpareCore(cores=2, busy=lambda: 1.5)()
+    assert SpareCore(cores=2, busy=lambda: 1.74)()
+    assert not SpareCore(cores=2, busy=lambda: 1.75)()
     assert not SpareCore(cores=2, busy=lambda: 7.2)()  # a server under load: one thread a question
     assert SpareCore(cores=16, busy=lambda: 7.2)()
 

@@ -3,7 +3,8 @@
 On an idle machine a question embedded on two threads is answered in about 60 % of the time (MiniLM p95
 21 -> 13 ms on 2 cores), for about 20 % more CPU; on a busy one the second thread only takes that core from
 another request, and the server answers fewer questions a second. So a second core is taken only while the
-cores in use over the last second stay half a core below the cores this process may use:
+cores in use over the last second stay a quarter of a core below the cores this process may use (one question
+on its way, two threads, keeps about 1.2-1.45 of 2 cores busy by itself; a loaded server keeps all of them):
 
 - on a machine of its own: the CPUs of its affinity (as `taskset` or a cpuset sets it), busy by /proc/stat;
 - in a container with a CPU quota (cgroup v2 ``cpu.max`` on its group or a parent, or v1's CFS quota): the
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-HEADROOM = 0.5  # cores the cores in use must stay below the usable cores by
+HEADROOM = 0.25  # cores the cores in use stay below the usable cores by (a question alone keeps 1.2-1.45 busy)
 RECHECK_SECONDS = 1.0
 CGROUP = Path("/sys/fs/cgroup")
 PROC_STAT = Path("/proc/stat")
