@@ -5,11 +5,20 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
 
-from kb.search.spare_core import PROC_STAT, RECHECK_SECONDS, BusyCpus, SpareCore, cpu_quota, usable_cores
+from kb.search.spare_core import (
+    RECHECK_SECONDS,
+    TICKS_PER_SECOND,
+    SpareCore,
+    UsageRate,
+    busy_cpu_seconds,
+    cpu_quota,
+    usable_cores,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -135,10 +144,11 @@ def test_in_a_container_the_quota_and_its_own_cpu_time_decide_not_the_hosts_load
     assert not spare()
 
 
-def _proc_stat(path: Path, ticks: dict[int, tuple[int, int]]) -> None:
-    """/proc/stat with each CPU's (busy, idle) ticks: busy as user time, idle as idle time."""
+def _proc_stat(path: Path, busy_seconds: dict[int, float]) -> None:
+    """/proc/stat with each CPU's busy time so far (as user time, in the kernel's ticks) beside idle time."""
     lines = ["cpu  0 0 0 0 0 0 0 0 0 0"]
-    lines += [f"cpu{n} {busy} 0 0 {idle} 0 0 0 0 0 0" for n, (busy, idle) in sorted(ticks.items())]
+    for n, busy in sorted(busy_seconds.items()):
+        lines.append(f"cpu{n} {round(busy * TICKS_PER_SECOND)} 0 0 {1000 * TICKS_PER_SECOND} 0 0 0 0 0 0")
     path.write_text("\n".join([*lines, "intr 1 2 3", "ctxt 4"]) + "\n")
 
 
@@ -146,14 +156,27 @@ def test_on_a_machine_of_its_own_the_cpus_it_may_use_decide_at_once(tmp_path: Pa
     """Busy CPUs from /proc/stat over the last second: a burst is seen at once, not after the load average's
     minute; CPUs outside the process's affinity do not count."""
     stat = tmp_path / "stat"
-    _proc_stat(stat, {0: (100, 100), 1: (100, 100), 2: (0, 0)})
+    _proc_stat(stat, {0: 1.0, 1: 1.0, 2: 0.0})
     clock = Clock()
-    spare = SpareCore(2, BusyCpus({0, 1}, stat), clock)
+    spare = SpareCore(2, UsageRate(partial(busy_cpu_seconds, {0, 1}, stat), busy=2, clock=clock), clock)
     assert not spare()  # nothing measured yet: read as busy
     clock.now += RECHECK_SECONDS
-    _proc_stat(stat, {0: (150, 150), 1: (110, 190), 2: (999, 0)})  # 0.6 of 2 CPUs in use; cpu2 is not ours
+    _proc_stat(stat, {0: 1.5, 1: 1.1, 2: 9.0})  # 0.6 of 2 CPUs in use over the second; cpu2 is not ours
     assert spare()
     clock.now += RECHECK_SECONDS
-    _proc_stat(stat, {0: (250, 150), 1: (190, 210), 2: (999, 0)})  # 1.8 of 2 in use
+    _proc_stat(stat, {0: 2.5, 1: 1.9, 2: 19.0})  # 1.8 of 2 in use
     assert not spare()
-    assert isinstance(SpareCore.of_machine(tmp_path / "no-cgroups", {}, stat=PROC_STAT)._busy, BusyCpus)
+
+
+def test_without_a_quota_a_process_is_judged_by_its_own_cpus(tmp_path: Path) -> None:
+    cpus = os.sched_getaffinity(0)
+    if len(cpus) < 2:
+        pytest.skip("this machine gives the test one core")
+    stat = tmp_path / "stat"
+    _proc_stat(stat, dict.fromkeys(cpus, 1.0))
+    clock = Clock()
+    spare = SpareCore.of_machine(tmp_path / "no-cgroups", {}, stat=stat, clock=clock)
+    assert spare.cores == len(cpus) and not spare()
+    clock.now += RECHECK_SECONDS
+    _proc_stat(stat, {n: 1.0 + (0.5 if n == min(cpus) else 0.0) for n in cpus})  # half a core in use
+    assert spare()

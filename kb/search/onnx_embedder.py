@@ -5,7 +5,8 @@ transformer with mean pooling and L2 normalisation inside the graph, beside a sm
 fingerprints the model folder it came from. ``OnnxEmbedder`` serves it with the model's own tokenizer
 (``tokenizer.json``), so a web worker loads onnxruntime and ``tokenizers`` and never imports torch.
 
-The weights lie in a file of their own beside the graph (``<name>.onnx.data``), which onnxruntime maps rather
+The weights lie in a file of their own beside the graph (``<name>.onnx.<id>.data``, named by the graph and the
+export's stamp, new with each export), which onnxruntime maps rather
 than copies: every process that serves the model shares its pages, so a worker can hold a second session (a
 question on two threads while a core is spare, ``kb.search.spare_core``) for about 35 MB instead of 125 MB.
 
@@ -41,7 +42,7 @@ from kb.search.spare_core import spare_core
 
 log = logging.getLogger(__name__)
 
-FORMAT = 2  # bump when the exported graph changes: older exports are then redone (2: weights in .onnx.data)
+FORMAT = 2  # bump when the exported graph changes: older exports are then redone (2: weights in a .data file beside)
 OPSET = 17
 SEQ_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 FLOAT_LAYERS = re.compile(r"/output/dense/")  # MatMul nodes int8 leaves alone (not attention/output/dense)
@@ -143,10 +144,15 @@ def _file_state(path: Path) -> tuple[int, int] | None:
 def weights_path(target: Path) -> Path | None:
     """The file of the export's weights, as its stamp names it (None without a stamp that names one)."""
     try:
-        name = json.loads(_stamp_path(target).read_text()).get("weights")
-    except (OSError, ValueError, AttributeError):
+        stamp = json.loads(_stamp_path(target).read_text())
+    except (OSError, ValueError):
         return None
-    return target.with_name(name) if isinstance(name, str) and "/" not in name and name else None
+    return _weights_named(target, stamp)
+
+
+def _weights_named(target: Path, stamp: object) -> Path | None:
+    name = stamp.get("weights") if isinstance(stamp, dict) else None
+    return target.with_name(name) if isinstance(name, str) and name and "/" not in name else None
 
 
 def _save_with_weights_beside(exported: Path, target: Path) -> str:
@@ -194,7 +200,7 @@ def is_current(target: Path, model_dir: Path) -> bool:
         stamp = json.loads(_stamp_path(target).read_text())
     except (OSError, ValueError):
         return False
-    weights = weights_path(target)
+    weights = _weights_named(target, stamp)
     return (
         target.is_file()
         and weights is not None
@@ -310,7 +316,7 @@ class OnnxEmbedder(QueryCache):
         self._inputs = [i.name for i in session.get_inputs()]
         self.dim = int(session.get_outputs()[0].shape[1])
         self._query_session = self._new_session(queries_file, 1) if queries_file is not None else session
-        self.spare_core: Callable[[], bool] = spare_core  # is a core idle now? (the load average)
+        self.spare_core: Callable[[], bool] = spare_core  # is a core idle now? (kb.search.spare_core)
         self._spare: tuple[int, Any] | None = None  # (process id, session on SPARE_THREADS threads, or None)
         self._spare_lock = threading.Lock()
         self._vocab: frozenset[str] | None = None
@@ -346,9 +352,6 @@ class OnnxEmbedder(QueryCache):
             return self._spare[1] if self._spare[1] is not None else self._query_session
 
     def _made_spare_session(self) -> Any:
-        if _file_state(self.path) != self._loaded_from:
-            log.warning("%s changed on disk since it was loaded: questions stay on one thread", self.path)
-            return None
         try:
             session = self._new_session(self.path, SPARE_THREADS, spinning=False)
         except Exception as exc:  # the file went with a newer export, or memory ran short: one thread answers
@@ -359,7 +362,9 @@ class OnnxEmbedder(QueryCache):
                 exc,
             )
             return None
-        if _file_state(self.path) != self._loaded_from:  # replaced while it loaded: it may hold the new export
+        if (
+            _file_state(self.path) != self._loaded_from
+        ):  # replaced since this embedder loaded: it may hold another model
             log.warning("%s changed on disk since it was loaded: questions stay on one thread", self.path)
             return None
         return session

@@ -31,6 +31,7 @@ HEADROOM = 0.25  # cores the cores in use stay below the usable cores by (a ques
 RECHECK_SECONDS = 1.0
 CGROUP = Path("/sys/fs/cgroup")
 PROC_STAT = Path("/proc/stat")
+TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100  # /proc/stat's unit
 Clock = Callable[[], float]
 
 
@@ -112,9 +113,10 @@ def _usage_seconds(stat: Path) -> float:
     raise OSError(f"{stat}: no usage_usec")
 
 
-def busy_cpu_seconds(cpus: set[int], stat: Path = PROC_STAT) -> tuple[float, float]:
-    """Busy and total time of ``cpus`` so far, in the kernel's ticks (their ratio is what counts)."""
-    busy = total = 0.0
+def busy_cpu_seconds(cpus: set[int], stat: Path = PROC_STAT) -> float:
+    """Seconds ``cpus`` have been busy so far (all but idle and waiting on I/O), from /proc/stat's ticks."""
+    busy = 0
+    seen = False
     for line in stat.read_text().splitlines():
         if not line.startswith("cpu") or line.startswith("cpu "):
             continue
@@ -122,16 +124,16 @@ def busy_cpu_seconds(cpus: set[int], stat: Path = PROC_STAT) -> tuple[float, flo
         if int(name[3:]) not in cpus:
             continue
         ticks = [int(v) for v in fields[:8]]  # user nice system idle iowait irq softirq steal
-        total += sum(ticks)
         busy += sum(ticks) - ticks[3] - ticks[4]
-    if total == 0:
+        seen = True
+    if not seen:
         raise OSError(f"{stat}: none of CPUs {sorted(cpus)}")
-    return busy, total
+    return busy / TICKS_PER_SECOND
 
 
 class UsageRate:
-    """Cores in use on average since the last call, from a count of CPU time (the first call: unknown, read as
-    busy)."""
+    """Cores in use on average since the last call, from a count of CPU time (a container's, or the process's
+    CPUs'); the first call: unknown, read as busy."""
 
     def __init__(self, usage: Callable[[], float], busy: float, clock: Clock = time.monotonic) -> None:
         self._usage = usage
@@ -145,22 +147,6 @@ class UsageRate:
         if last is None or now <= last[0]:
             return self._busy
         return (used - last[1]) / (now - last[0])
-
-
-class BusyCpus:
-    """Cores of ``cpus`` in use since the last call, from /proc/stat (the first call: read as busy)."""
-
-    def __init__(self, cpus: set[int], stat: Path = PROC_STAT) -> None:
-        self._cpus = cpus
-        self._stat = stat
-        self._last: tuple[float, float] | None = None
-
-    def __call__(self) -> float:
-        busy, total = busy_cpu_seconds(self._cpus, self._stat)
-        last, self._last = self._last, (busy, total)
-        if last is None or total <= last[1]:
-            return float(len(self._cpus))
-        return (busy - last[0]) / (total - last[1]) * len(self._cpus)
 
 
 class SpareCore:
@@ -196,7 +182,7 @@ class SpareCore:
             busy_cpu_seconds(cpus, stat)
         except (AttributeError, OSError, ValueError):
             return cls(cores, clock=clock)
-        return cls(len(cpus), BusyCpus(cpus, stat), clock)
+        return cls(len(cpus), UsageRate(partial(busy_cpu_seconds, cpus, stat), busy=len(cpus), clock=clock), clock)
 
     def __call__(self) -> bool:
         if not self.enabled or self.cores < 2:
