@@ -14,6 +14,7 @@ the one exception is ``KB_MULTILINGUAL_MODEL=``, which switches cross-language s
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import secrets
 from collections.abc import Mapping
@@ -105,8 +106,10 @@ class Settings:
     # What visitors teach the search (issue 12): kb.learning.
     learning: bool = True  # false: votes and answers opened no longer move articles in the ranking
     learning_half_life_days: float = 90.0  # a visitor's evidence counts half after this many days
-    learning_similarity: float = 0.75  # cosine a question needs with an earlier one for its evidence to count
-    learning_max_adjustment: float = 0.1  # the most visitors' evidence can add to or take from a score
+    # The cosine a question needs with an earlier one for its evidence to count.
+    learning_similarity: float = field(default=0.75, metadata={"max": 1.0})
+    # The most visitors' evidence can add to or take from a score.
+    learning_max_adjustment: float = field(default=0.1, metadata={"max": 1.0})
     learning_refresh_seconds: float = 60.0  # how often a running site reloads the evidence
 
     @classmethod
@@ -159,8 +162,12 @@ def _parse(f: dataclasses.Field[Any], key: str, raw: Any) -> Any:
             number = float(raw) if kind == "float" else _whole(raw)
         except (TypeError, ValueError):
             raise invalid("must be a whole number" if kind == "int" else "must be a number") from None
+        if not math.isfinite(number):
+            raise invalid("must be a finite number")
         if number < f.metadata.get("min", 0):
             raise invalid(f"must be at least {f.metadata.get('min', 0)}")
+        if "max" in f.metadata and number > f.metadata["max"]:
+            raise invalid(f"must be at most {f.metadata['max']}")
         return number
     if kind == "Path":
         return Path(str(raw))

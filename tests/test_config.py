@@ -66,6 +66,9 @@ def test_the_acknowledgement_is_signed_with_the_configured_site_name(
         ("KB_OUTBOX_MAX_ATTEMPTS", "0"),
         ("KB_SUGGEST_THRESHOLD", "high"),
         ("KB_LOG_LEVEL", "LOUD"),
+        ("KB_LEARNING_SIMILARITY", "2"),
+        ("KB_LEARNING_HALF_LIFE_DAYS", "inf"),
+        ("KB_LEARNING_MAX_ADJUSTMENT", "nan"),
     ],
 )
 def test_a_bad_value_stops_the_start_naming_its_variable(

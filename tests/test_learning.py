@@ -50,9 +50,10 @@ def learned(app: Flask, query: str, article_id: str) -> tuple[float, float]:
 
 
 def say(app: Flask, article_id: str, helpful: bool, question: str, visitor: Visitor | None = None) -> Visitor:
-    """A visitor answers Yes or No under a suggested answer on the contact form."""
+    """A visitor asks the contact form and answers Yes or No under the suggested answer."""
     visitor = visitor or Visitor(app)
     visitor.open_contact()
+    assert article_id in [s["id"] for s in visitor.suggest(question)["suggestions"]]
     visitor.say_answered(article_id, helpful, question)
     return visitor
 

@@ -18,11 +18,13 @@ from kb.models import (
     AnswerOpened,
     ArticleView,
     ContactOpened,
+    LearnedEvidence,
     OutboxMessage,
     SearchClick,
     SearchEvent,
     Ticket,
     Vote,
+    utcnow,
 )
 
 MODELS = (SearchEvent, SearchClick, ArticleView, AnswerOpened, ContactOpened, Vote, Ticket)
@@ -52,6 +54,8 @@ def age(app: Any, days: int) -> None:
                     row.day = row.created_at.date()
                 if isinstance(row, Vote):
                     row.updated_at -= timedelta(days=days)
+        for evidence in session.scalars(select(LearnedEvidence)):
+            evidence.created_at -= timedelta(days=days)
 
 
 def snapshot(app: Any) -> dict[str, Any]:
@@ -103,6 +107,9 @@ def check_purge(app: Any) -> None:
         assert all(e.shown for e in old_searches if e.source == "search")  # what was shown stays
         pseudonyms = {e.visitor for e in old_searches}
         assert len(pseudonyms) == 1 and pseudonyms.pop().startswith("anon-")
+        # what the old visitor taught the search (the contact form's answer opened) is gone, the new one's kept
+        kept = [e.created_at.date() for e in session.scalars(select(LearnedEvidence))]
+        assert kept == [utcnow().date()] * 2, kept
 
     again = app.test_cli_runner().invoke(args=["purge", "--older-than", "180d"])
     assert again.exit_code == 0 and "nothing older to purge" in again.output, again.output

@@ -208,6 +208,7 @@ class Visitor:
             "search_id": found["search_id"],
             "position": rank,
             "anchor": hit.get("anchor", ""),
+            "query": found.get("query", ""),  # the draft, as contact.js sends it
         }
         response = self.client.post("/contact/opened", json=body, headers={"X-CSRFToken": self.token})
         assert response.status_code == 200, response.get_data(as_text=True)

@@ -4,11 +4,15 @@ solved it or did not, written where votes and answers opened are recorded and re
 - a vote (under an article, under a suggested answer, in the widget): +1 for Yes, -1 for No, for the
   question the vote carries (the contact form's question, or the search that led to the article), embedded
   when the vote arrives; a second vote on the article replaces the first's evidence;
-- an answer opened from a search whose words the log holds (search results, the widget's suggestions):
-  +0.5, counted once 24 hours pass without a ticket from that visitor (``load``); a vote by the same
-  visitor on the same article says more and replaces it.
+- a suggested answer opened: +0.5 for the question it was suggested for (the words the log holds, or the
+  contact form's draft, which the log does not keep and the page sends with it), counted once 24 hours
+  pass without a ticket from that visitor (``load``); a vote by the same visitor on the same article says
+  more and replaces it.
 
-Who said it is kept as an HMAC of the visitor's id under the app's secret key, for the per-visitor cap.
+Only where this visitor's own search showed the article for that question (``kb.learning.asked``), and
+embedded from the question as the log would keep it (redacted). Who said it is kept as a keyed hash of the
+client's address (its /64 on IPv6), not of the cookie: the per-visitor cap must hold when someone drops
+their cookie for every vote. People behind one address count as one visitor.
 """
 
 from __future__ import annotations
@@ -20,16 +24,19 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import numpy as np
-from flask import current_app, has_app_context
+from flask import current_app, has_app_context, has_request_context
 from sqlalchemy import and_, delete, exists, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, aliased
 
 from kb.analytics.period import WINDOW_HOURS, within_hours
 from kb.config import current_settings
+from kb.learning.asked import shown_for, was_asked
 from kb.learning.memory import Evidence, Tuning
 from kb.models import AnswerOpened, LearnedEvidence, SearchEvent, Ticket, Vote
+from kb.security.addresses import network_key
 from kb.tracking import store
+from kb.tracking.redact import redact
 
 if TYPE_CHECKING:
     from kb.search import Searcher
@@ -43,6 +50,11 @@ HELPED, DID_NOT, OPENED = 1.0, -1.0, 0.5
 def voter_hash(secret: str, visitor: str) -> str:
     """A keyed hash of a visitor's id: the same visitor gives the same value, which names no one."""
     return hmac.new(secret.encode(), visitor.encode(), hashlib.sha256).hexdigest()
+
+
+def voter_of(visitor: str) -> str:
+    """Who is capped: the client's address in a request (cookies cost nothing to drop), else the visitor."""
+    return network_key("learned") if has_request_context() else voter_hash(_secret(), visitor)
 
 
 def question_vectors(searcher: Searcher, question: str, locale: str) -> dict[str, np.ndarray]:
@@ -102,6 +114,8 @@ def learn_from_vote(session: Session, vote: Vote, question: str) -> None:
                 row.weight = weight
             session.commit()
             return
+        if not was_asked(session, vote.visitor, vote.article_id, question, vote.updated_at):
+            return  # the vote counts in the analytics; its words were never this visitor's search
         locale = vote.article_id.split("/", 1)[0]
         record(
             session,
@@ -109,9 +123,9 @@ def learn_from_vote(session: Session, vote: Vote, question: str) -> None:
             source_id=vote.id,
             article_id=vote.article_id,
             weight=weight,
-            voter=voter_hash(_secret(), vote.visitor),
+            voter=voter_of(vote.visitor),
             locale=locale,
-            vectors=question_vectors(searcher, question, locale),
+            vectors=question_vectors(searcher, redact(question), locale),
             now=vote.updated_at,
         )
     except SQLAlchemyError as exc:  # the vote is stored; the evidence can be missed
@@ -119,11 +133,15 @@ def learn_from_vote(session: Session, vote: Vote, question: str) -> None:
         session.rollback()
 
 
-def learn_from_opened(session: Session, opened: AnswerOpened) -> None:
-    """Turn an answer opened into evidence when the log holds the words of the search it came from."""
+def learn_from_opened(session: Session, opened: AnswerOpened, draft: str = "") -> None:
+    """Turn an answer opened into evidence for the question it was suggested for: the words the log holds,
+    or, for the contact form's suggestions, the ``draft`` the page sent (kept only as its embedding)."""
     searcher = _searcher()
     event = session.get(SearchEvent, opened.search_id) if opened.search_id is not None else None
-    if searcher is None or event is None or not event.query.strip():
+    if searcher is None or event is None or not shown_for(event, opened.article_id):
+        return  # the visitor's own search (``record_opened`` checked whose) must have shown the article
+    question = event.query if event.query.strip() or event.source != "contact" else redact(draft)
+    if not question.strip():
         return
     try:
         record(
@@ -132,9 +150,9 @@ def learn_from_opened(session: Session, opened: AnswerOpened) -> None:
             source_id=opened.id,
             article_id=opened.article_id,
             weight=OPENED,
-            voter=voter_hash(_secret(), opened.visitor),
+            voter=voter_of(opened.visitor),
             locale=event.locale,
-            vectors=question_vectors(searcher, event.query, event.locale),
+            vectors=question_vectors(searcher, question, event.locale),
             now=opened.created_at,
         )
     except SQLAlchemyError as exc:

@@ -51,23 +51,46 @@ class LearnedRanking:
         return self._load_number
 
     def memory(self) -> Memory | None:
-        """The evidence in memory, reloaded first when it is older than ``refresh_seconds``."""
+        """The evidence in memory. Once it is older than ``refresh_seconds`` a thread reloads it while
+        searches go on with the last load (a large table takes seconds to read); only the first load, or
+        every load when ``refresh_seconds`` is 0 (the tests), is read before answering."""
         now = time.monotonic()
         if self._memory is not None and now - self._loaded < self.refresh_seconds:
             return self._memory
+        if self._memory is not None and self.refresh_seconds > 0:
+            self._reload_behind()
+            return self._memory
         with self._lock:
             if self._memory is None or now - self._loaded >= self.refresh_seconds:
-                self._loaded = now
-                try:
-                    self._memory = Memory(self._load(), self.tuning, utcnow())
-                    self._load_number = next(LOADS)
-                except Exception:  # keep serving with what was loaded before
-                    log.exception("could not load learned evidence; keeping the last load")
+                self._reload()
             return self._memory
 
+    def _reload(self) -> None:
+        self._loaded = time.monotonic()
+        try:
+            self._memory = Memory(self._load(), self.tuning, utcnow())
+            self._load_number = next(LOADS)
+        except Exception:  # keep serving with what was loaded before
+            log.exception("could not load learned evidence; keeping the last load")
+
+    def _reload_behind(self) -> None:
+        """Reload in a thread of its own, unless one is already reloading."""
+        if not self._lock.acquire(blocking=False):
+            return
+        self._loaded = time.monotonic()  # one reload per interval, however many searches see it due
+
+        def reload() -> None:
+            try:
+                self._reload()
+            finally:
+                self._lock.release()
+
+        threading.Thread(target=reload, name="kb-learned-reload", daemon=True).start()
+
     def forget(self) -> None:
-        """Reload at the next search (after evidence was written in this process, e.g. in tests)."""
-        self._loaded = 0.0
+        """Reload before the next search answers (after evidence was written in this process, e.g. in tests)."""
+        with self._lock:
+            self._memory = None
 
 
 def tuning_of(settings: Settings) -> Tuning:

@@ -23,8 +23,10 @@ def record_opened(
     anchor: str = "",
     position: int = 0,
     source: str = "contact",
+    draft: str = "",
 ) -> None:
-    """Store that ``visitor`` opened a suggested answer (where it was shown, and at which rank)."""
+    """Store that ``visitor`` opened a suggested answer (where it was shown, and at which rank); ``draft``,
+    the contact form's question, is never stored: only its embedding, as evidence (kb.learning)."""
     from kb.learning.evidence import learn_from_opened
 
     opened = store.save(
@@ -38,4 +40,4 @@ def record_opened(
             source=source,
         ),
     )
-    learn_from_opened(session, opened)  # evidence for the search, once 24 hours pass without a ticket
+    learn_from_opened(session, opened, draft)  # evidence for the search, once 24 hours pass without a ticket

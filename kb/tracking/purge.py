@@ -4,7 +4,8 @@ Rows older than the cut-off keep what the analytics count (their time, article i
 Yes/No and reason) and lose the rest:
 
 - search text (searches, the words carried to an article, votes' questions and comments) is emptied, and
-  votes' address hashes deleted;
+  votes' address hashes deleted; what visitors taught the search (``learned_evidence``: their questions'
+  embeddings, which short texts can be partly read back from, and their address hashes) is deleted;
 - visitor ids become a random pseudonym, a new one per visitor and run, so old counts of distinct
   visitors still add up but no row can be tied to a cookie any more;
 - tickets whose messages have all left the outbox (sent or given up) lose the name, e-mail, message,
@@ -20,13 +21,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, exists, select, update
+from sqlalchemy import Select, delete, exists, select, update
 from sqlalchemy.orm import Session
 
 from kb.models import (
     AnswerOpened,
     ArticleView,
     ContactOpened,
+    LearnedEvidence,
     OutboxMessage,
     SearchClick,
     SearchEvent,
@@ -94,6 +96,14 @@ def _texts(session: Session, cutoff: datetime, purged: Purged) -> None:
         purged.add("vote address hashes deleted", _rowcount(result))
 
 
+def _evidence(session: Session, cutoff: datetime, purged: Purged) -> None:
+    """Delete the learned evidence older than ``cutoff``: a question kept as an embedding no longer than its words."""
+    result = session.execute(
+        delete(LearnedEvidence).where(LearnedEvidence.created_at < cutoff).execution_options(synchronize_session=False)
+    )
+    purged.add("learned questions deleted", _rowcount(result))
+
+
 def _visitors(session: Session, cutoff: datetime, purged: Purged) -> None:
     """Replace the visitor id of every older row by a pseudonym, one per visitor and run."""
     tables: list[tuple[Any, Any]] = [
@@ -157,6 +167,7 @@ def purge(session: Session, cutoff: datetime) -> Purged:
     """Anonymise everything older than ``cutoff`` in one transaction; return what changed."""
     purged = Purged()
     _texts(session, cutoff, purged)
+    _evidence(session, cutoff, purged)
     _tickets(session, cutoff, purged)
     _visitors(session, cutoff, purged)
     session.commit()

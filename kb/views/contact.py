@@ -149,6 +149,7 @@ def opened() -> ResponseReturnValue:
         search_id=get_id(data.get("search_id")),
         anchor=anchor if (anchor := str(data.get("anchor") or "")) in article.anchors else "",
         position=get_id(data.get("position")) or 0,
+        draft=str(data.get("query") or "")[:VOTE_QUERY_MAX],
     )
     return jsonify(recorded=True)
 

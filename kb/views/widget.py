@@ -24,7 +24,7 @@ from kb.tickets import intake
 from kb.tracking import answers, search_log, store, view_buffer, votes
 from kb.tracking.visitor import current_visitor
 from kb.views.api import article_summary
-from kb.views.contact import record_suggestion_vote
+from kb.views.contact import VOTE_QUERY_MAX, record_suggestion_vote
 from kb.views.lookups import get_article, get_id
 from kb.widget import contexts, identity, origins, sources, strings, tokens
 
@@ -166,6 +166,7 @@ def opened() -> ResponseReturnValue:
         search_id=get_id(request.form.get("search_id")),
         anchor=anchor if anchor in found.anchors else "",
         position=get_id(request.form.get("position")) or 0,
+        draft=request.form.get("query", "")[:VOTE_QUERY_MAX],
     )
     return jsonify(recorded=True)
 

@@ -103,7 +103,7 @@
         answer.hidden = false;
         if (!recorded) {
           recorded = true;
-          post(form.dataset.openedUrl, { article_id: s.id, search_id: data.search_id, anchor: s.anchor, position: position });
+          post(form.dataset.openedUrl, { article_id: s.id, search_id: data.search_id, anchor: s.anchor, position: position, query: data.query });
         }
         var body = answer.querySelector(".answer-body");
         if (body.childElementCount) return;

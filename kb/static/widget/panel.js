@@ -179,7 +179,8 @@
   function read(id, anchor, from, searchId, position, backTo) {
     var parts = String(id).split("/"), back = backTo || current(), seq = ++S.seq;
     note(t("loading"));
-    if (from === "contact") api("/widget/opened", { article_id: id, anchor: anchor || "", search_id: searchId || "", position: position || 0 }, true);
+    if (from === "contact") api("/widget/opened", { article_id: id, anchor: anchor || "", search_id: searchId || "", position: position || 0,
+      query: S.draft ? (S.draft.subject + " " + S.draft.message).slice(0, 500) : "" }, true);
     api("/widget/articles/" + encodeURIComponent(parts[0]) + "/" + encodeURIComponent(parts[1]), { from: from || "" }).then(function (a) {
       if (seq !== S.seq) return;
       if (a.status !== 200) return failed();
