@@ -46,6 +46,8 @@ class SearchEvent(Base):
     latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
     channel: Mapped[str] = mapped_column(String(16), default="site", server_default="site")  # site | widget
     page_path: Mapped[str] = mapped_column(String(500), default="", server_default="")  # host page (widget)
+    # The contact form's draft as a keyed hash, never its text (kb.tracking.draft_key); "" elsewhere.
+    draft: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
 class SearchClick(Base):

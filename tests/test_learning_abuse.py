@@ -4,6 +4,8 @@ contact form's answers opened count. Real model, real SQLite file, real requests
 
 from __future__ import annotations
 
+import os
+import signal
 from datetime import timedelta
 from pathlib import Path
 from threading import Event
@@ -82,6 +84,8 @@ def test_one_ipv6_network_is_one_visitor(learning: Flask) -> None:
     opened_on_contact_form(learning, ASKED, other)
     assert len({r.voter for r in rows(learning)}) == 2
     assert client_network("::ffff:198.51.100.7") == "198.51.100.7"
+    assert client_network("198.51.100.7:51234") == "198.51.100.7"  # a port some proxies append: not a new voter
+    assert client_network("[2001:db8:1:2::10]:443") == client_network("2001:db8:1:2::99")
     assert client_network("not an address") == "not an address"
 
 
@@ -94,6 +98,26 @@ def test_an_article_never_shown_teaches_nothing(learning: Flask) -> None:
     visitor.open_answer(found)
     visitor.say_answered(EXPIRY, True, ASKED)  # and voted for it
     assert rows(learning) == []
+
+
+def test_words_other_than_the_contact_form_s_draft_teach_nothing(learning: Flask) -> None:
+    visitor = Visitor(learning)
+    visitor.open_contact()
+    found = visitor.suggest(ASKED)  # stored without its words: only their keyed hash
+    assert found["suggestions"][0]["id"] == CANCEL
+    visitor.say_answered(CANCEL, True, "how do I make points expire")  # other words for the shown answer
+    found["query"] = "how do I make points expire"
+    visitor.open_answer(found)
+    assert rows(learning) == []
+    visitor.say_answered(CANCEL, True, ASKED)  # the draft it was shown for
+    assert {r.kind for r in rows(learning)} == {"vote"}
+
+
+def test_a_vote_changed_to_words_never_asked_drops_what_it_said(learning: Flask) -> None:
+    visitor = say(learning, CANCEL, True, ASKED)
+    assert rows(learning)
+    visitor.say_answered(CANCEL, False, "something this visitor never asked")
+    assert rows(learning) == []  # not the old Yes standing for the new No
 
 
 def test_words_the_visitor_never_searched_teach_nothing(learning: Flask) -> None:
@@ -134,13 +158,19 @@ def test_evidence_is_embedded_from_the_redacted_question(learning: Flask) -> Non
     assert float(stored @ raw["minilm"]) < 0.99
 
 
-def test_a_lone_surrogate_in_json_is_a_character_not_a_500(learning: Flask) -> None:
+@pytest.mark.parametrize(
+    ("body", "encoding"),
+    [
+        ('{"article_id": "ARTICLE", "helpful": true, "query": "refund \\ud800 please", "\\udfff": "\\udfff"}', "utf-8"),
+        ('{"article_id": "ARTICLE", "helpful": true, "query": "refund \ud800 please"}', "utf-16"),
+    ],
+)
+def test_a_lone_surrogate_in_json_is_a_character_not_a_500(learning: Flask, body: str, encoding: str) -> None:
     visitor = Visitor(learning)
     visitor.open_contact()
-    body = '{"article_id": "ARTICLE", "helpful": true, "query": "refund \\ud800 please", "\\udfff": "\\udfff"}'
-    body = body.replace("ARTICLE", CANCEL)
+    data = body.replace("ARTICLE", CANCEL).encode(encoding, "surrogatepass")
     response = visitor.client.post(
-        "/contact/vote", data=body, content_type="application/json", headers={"X-CSRFToken": visitor.token}
+        "/contact/vote", data=data, content_type="application/json", headers={"X-CSRFToken": visitor.token}
     )
     assert response.status_code == 200, response.get_data(as_text=True)
 
@@ -169,3 +199,35 @@ def test_a_reload_of_the_evidence_never_holds_up_a_search() -> None:
         Event().wait(0.05)
     assert ranking.version() != first
     assert isinstance(ranking.memory(), Memory)
+
+
+def test_a_child_forked_during_a_reload_reloads_on_its_own() -> None:
+    # gunicorn forks its workers from a master that may be reloading (a warm-up search): the child has no
+    # thread to finish that reload, so it must not inherit the held lock.
+    started, release = Event(), Event()
+    loads = [0]
+
+    def slow_load() -> list:
+        loads[0] += 1
+        if loads[0] == 2:
+            started.set()
+            release.wait(10)
+        return []
+
+    ranking = LearnedRanking(Tuning(), slow_load, refresh_seconds=0.05)
+    ranking.version()
+    ranking._loaded -= 1.0
+    ranking.memory()  # the parent's reload starts, and holds the lock
+    assert started.wait(10)
+    child = os.fork()
+    if child == 0:  # the child: a forget and a reload must not wait for the parent's thread
+        code = 1
+        try:
+            signal.alarm(10)
+            ranking.forget()
+            code = 0 if isinstance(ranking.memory(), Memory) else 2
+        finally:
+            os._exit(code)
+    release.set()
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

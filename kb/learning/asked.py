@@ -2,9 +2,10 @@
 
 Evidence is only as honest as its question. A vote or an answer opened may name any article and carry
 any words, so they teach the ranking only when this visitor's own search, in the last day, showed the
-article: for the contact form (whose drafts are stored without text) its suggestions; for searches and
-the widget, whose text is kept, a search with the same words. An article never shown cannot be pushed,
-and a link carrying someone else's question (``?q=...``) teaches nothing from its readers' votes.
+article for those words: the search's text where the log keeps it (searches, the widget), the draft's
+keyed hash for the contact form (kb.tracking.draft_key). An article never shown cannot be pushed, words
+never asked cannot be attached to it, and a link carrying someone else's question (``?q=...``) teaches
+nothing from its readers' votes.
 """
 
 from __future__ import annotations
@@ -16,15 +17,11 @@ from sqlalchemy.orm import Session
 
 from kb.analytics.period import WINDOW_HOURS
 from kb.models import SearchEvent
+from kb.tracking.draft_key import draft_key, folded
 from kb.tracking.redact import redact
 
 ASKING_SOURCES = ("search", "suggest", "contact")  # not "context" (a host page's words) nor "api"
 RECENT_SEARCHES = 200  # a visitor's searches of the last day read back, newest first
-
-
-def same_words(a: str, b: str) -> bool:
-    """The same question, up to case and spacing (both as the search log keeps them)."""
-    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
 
 
 def shown_for(event: SearchEvent | None, article_id: str) -> bool:
@@ -32,17 +29,25 @@ def shown_for(event: SearchEvent | None, article_id: str) -> bool:
     return event is not None and event.source in ASKING_SOURCES and article_id in (event.shown or [])
 
 
-def was_asked(session: Session, visitor: str, article_id: str, question: str, now: datetime) -> bool:
-    """``visitor`` searched ``question`` (or sent it from the contact form) in the last day and was shown
-    ``article_id`` for it."""
-    kept = redact(question)
+def asked_in(event: SearchEvent, question: str, secret: str) -> bool:
+    """``question`` is the words of ``event``: its kept text, or the contact form's draft by its key."""
+    if event.source == "contact":  # before drafts had keys (""), nothing can match
+        return bool(event.draft) and event.draft == draft_key(secret, question)
+    return bool(event.query.strip()) and folded(event.query) == folded(redact(question))
+
+
+def recent(event: SearchEvent, now: datetime) -> bool:
+    """``event`` is of the last day before ``now``: a vote or an answer opened answers a fresh question."""
+    return now - timedelta(hours=WINDOW_HOURS) <= event.created_at <= now + timedelta(minutes=5)
+
+
+def was_asked(session: Session, visitor: str, article_id: str, question: str, now: datetime, secret: str) -> bool:
+    """``visitor`` asked ``question`` (a search, the widget or the contact form) in the last day and was
+    shown ``article_id`` for it."""
     events = session.scalars(
         select(SearchEvent)
         .where(SearchEvent.visitor == visitor, SearchEvent.created_at >= now - timedelta(hours=WINDOW_HOURS))
         .order_by(SearchEvent.id.desc())
         .limit(RECENT_SEARCHES)
     )
-    return any(
-        shown_for(event, article_id) and (event.source == "contact" or same_words(event.query, kept))
-        for event in events
-    )
+    return any(shown_for(event, article_id) and asked_in(event, question, secret) for event in events)

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session, aliased
 
 from kb.analytics.period import WINDOW_HOURS, within_hours
 from kb.config import current_settings
-from kb.learning.asked import shown_for, was_asked
+from kb.learning.asked import asked_in, recent, shown_for, was_asked
 from kb.learning.memory import Evidence, Tuning
 from kb.models import AnswerOpened, LearnedEvidence, SearchEvent, Ticket, Vote
 from kb.security.addresses import network_key
@@ -102,20 +102,25 @@ def record(
     session.commit()
 
 
-def learn_from_vote(session: Session, vote: Vote, question: str) -> None:
-    """Turn a stored vote into evidence for ``question``; a vote without one re-signs its evidence."""
+def learn_from_vote(session: Session, vote: Vote, question: str, visitor: str = "") -> None:
+    """Turn a stored vote into evidence for ``question``, asked by ``visitor`` (the vote's, by default);
+    a vote without one re-signs its evidence, and one whose words were not asked drops it."""
     searcher = _searcher()
     if searcher is None:
         return
     weight = HELPED if vote.helpful else DID_NOT
+    own = select(LearnedEvidence).where(LearnedEvidence.vote_id == vote.id)
     try:
         if not question.strip():
-            for row in session.scalars(select(LearnedEvidence).where(LearnedEvidence.vote_id == vote.id)):
+            for row in session.scalars(own):
                 row.weight = weight
             session.commit()
             return
-        if not was_asked(session, vote.visitor, vote.article_id, question, vote.updated_at):
-            return  # the vote counts in the analytics; its words were never this visitor's search
+        if not was_asked(session, visitor or vote.visitor, vote.article_id, question, vote.updated_at, _secret()):
+            # The vote counts in the analytics; what it said before about other words no longer stands.
+            session.execute(delete(LearnedEvidence).where(LearnedEvidence.vote_id == vote.id))
+            session.commit()
+            return
         locale = vote.article_id.split("/", 1)[0]
         record(
             session,
@@ -135,12 +140,21 @@ def learn_from_vote(session: Session, vote: Vote, question: str) -> None:
 
 def learn_from_opened(session: Session, opened: AnswerOpened, draft: str = "") -> None:
     """Turn an answer opened into evidence for the question it was suggested for: the words the log holds,
-    or, for the contact form's suggestions, the ``draft`` the page sent (kept only as its embedding)."""
+    or, for the contact form's suggestions, the ``draft`` the page sent when it is the one they were for."""
     searcher = _searcher()
     event = session.get(SearchEvent, opened.search_id) if opened.search_id is not None else None
-    if searcher is None or event is None or not shown_for(event, opened.article_id):
+    if (
+        searcher is None
+        or event is None
+        or not (shown_for(event, opened.article_id) and recent(event, opened.created_at))
+    ):
         return  # the visitor's own search (``record_opened`` checked whose) must have shown the article
-    question = event.query if event.query.strip() or event.source != "contact" else redact(draft)
+    if event.source == "contact":  # its words are not kept: the draft sent must be the one asked
+        if not asked_in(event, draft, _secret()):
+            return
+        question = redact(draft)
+    else:
+        question = event.query
     if not question.strip():
         return
     try:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import threading
 import time
+import weakref
 from collections.abc import Callable
 
 import numpy as np
@@ -24,6 +26,7 @@ from kb.search.fusion import Candidate
 
 log = logging.getLogger(__name__)
 LOADS = itertools.count(1)  # numbers every load of evidence in this process
+_LIVE: weakref.WeakSet[LearnedRanking] = weakref.WeakSet()  # each one's lock is made anew in a forked child
 
 
 class LearnedRanking:
@@ -37,6 +40,13 @@ class LearnedRanking:
         self._memory: Memory | None = None
         self._loaded = 0.0
         self._load_number = 0
+        _LIVE.add(self)
+
+    def _after_fork(self) -> None:
+        """In a forked child: a reload the parent was running has no thread here to finish it and release
+        its lock, so the child starts with a free lock and reloads at its first search."""
+        self._lock = threading.Lock()
+        self._loaded = 0.0
 
     def adjust(self, model: str, question: np.ndarray, locale: str, candidates: list[Candidate]) -> None:
         """Add what visitors' evidence for similar questions says to each candidate (kb.search.learned)."""
@@ -91,6 +101,14 @@ class LearnedRanking:
         """Reload before the next search answers (after evidence was written in this process, e.g. in tests)."""
         with self._lock:
             self._memory = None
+
+
+def _after_fork_in_child() -> None:
+    for ranking in list(_LIVE):
+        ranking._after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def tuning_of(settings: Settings) -> Tuning:

@@ -21,9 +21,10 @@ IPV6_NETWORK_BITS = 64
 
 
 def client_network(address: str) -> str:
-    """The address one person is counted by: itself for IPv4, its /64 for IPv6 (IPv4-mapped read as IPv4)."""
+    """The address one person is counted by: itself for IPv4, its /64 for IPv6 (IPv4-mapped read as IPv4);
+    a port some proxies append (``203.0.113.9:51234``, ``[2001:db8::1]:443``) is not part of it."""
     try:
-        parsed = ipaddress.ip_address(address)
+        parsed = ipaddress.ip_address(_without_port(address.strip()))
     except ValueError:
         return address
     if isinstance(parsed, ipaddress.IPv6Address):
@@ -31,6 +32,13 @@ def client_network(address: str) -> str:
             return str(parsed.ipv4_mapped)
         return str(ipaddress.IPv6Network(f"{parsed}/{IPV6_NETWORK_BITS}", strict=False))
     return str(parsed)
+
+
+def _without_port(address: str) -> str:
+    if address.startswith("["):  # [IPv6]:port
+        return address[1 : address.find("]")] if "]" in address else address
+    host, colon, port = address.rpartition(":")
+    return host if colon and address.count(":") == 1 and port.isdigit() else address
 
 
 def address_key(purpose: str, day: date | None = None) -> str:

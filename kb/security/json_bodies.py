@@ -17,7 +17,6 @@ from typing import Any
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -30,8 +29,7 @@ class BoundedJSONProvider(DefaultJSONProvider):
             value = super().loads(s, **kwargs)
         except RecursionError:
             raise ValueError("JSON nested too deeply") from None
-        text = s if isinstance(s, str) else s.decode("utf-8", "replace")
-        return whole_characters(value) if _SURROGATE_ESCAPE.search(text) else value
+        return whole_characters(value)  # escaped (``\\ud800``) or sent raw, in any encoding JSON allows
 
 
 def whole_characters(value: Any) -> Any:

@@ -68,6 +68,7 @@ def _texts(session: Session, cutoff: datetime, purged: Purged) -> None:
     """Empty the text visitors typed, in the rows older than ``cutoff``."""
     for what, model, column, when in (
         ("search texts emptied", SearchEvent, SearchEvent.query, SearchEvent.created_at),
+        ("contact draft keys emptied", SearchEvent, SearchEvent.draft, SearchEvent.created_at),
         ("article-view search texts emptied", ArticleView, ArticleView.query, ArticleView.created_at),
         ("vote questions emptied", Vote, Vote.query, Vote.updated_at),
     ):

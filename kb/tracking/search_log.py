@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flask import current_app, has_app_context
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -18,6 +19,7 @@ from kb.models import SearchClick, SearchEvent
 from kb.search import Hit, SearchResult
 from kb.site_state import snapshot
 from kb.tracking import store
+from kb.tracking.draft_key import draft_key
 from kb.tracking.redact import redact
 from kb.tracking.visitor import current_visitor
 
@@ -46,13 +48,16 @@ def record_search(
     """Store one search and return its id, so a click on a result can point back to it.
 
     The text is redacted first; the contact form's is not stored at all (a draft the visitor may never
-    send): only what was shown, until a ticket names the question (``name_contact_question``).
+    send): only what was shown and the draft's keyed hash, until a ticket names the question
+    (``name_contact_question``).
     """
+    contact = source == "contact"
     event = SearchEvent(
         visitor=visitor,
         locale=locale,
         source=source,
-        query="" if source == "contact" else redact(query),
+        query="" if contact else redact(query),
+        draft=draft_key(str(current_app.config["SECRET_KEY"]), query) if contact and has_app_context() else "",
         shown=shown,
         result_count=result_count,
         confidence=confidence,

@@ -112,7 +112,7 @@ def record_vote(
     if vote is None:
         vote = Vote(visitor=visitor, article_id=article_id, created_at=now, voter=voter, **values)
         if store.insert_once(session, vote):
-            _learn(session, vote, query)
+            _learn(session, vote, query, visitor)
             return vote
         # a concurrent first vote won the insert: update it
         vote = _vote_of(session, visitor, article_id) or _vote_of_voter(session, voter, article_id)
@@ -121,15 +121,17 @@ def record_vote(
     for key, value in values.items():
         setattr(vote, key, value)
     store.save(session, vote)
-    _learn(session, vote, query)
+    _learn(session, vote, query, visitor)
     return vote
 
 
-def _learn(session: Session, vote: Vote, question: str) -> None:
-    """Keep what the vote says about the question's article for the search (kb.learning), text-free."""
+def _learn(session: Session, vote: Vote, question: str, visitor: str) -> None:
+    """Keep what the vote says about the question's article for the search (kb.learning), text-free:
+    ``visitor`` (who voted now: another cookie from the same address may have taken the vote over) must
+    have asked it."""
     from kb.learning.evidence import learn_from_vote
 
-    learn_from_vote(session, vote, question)
+    learn_from_vote(session, vote, question, visitor)
 
 
 def add_reason(

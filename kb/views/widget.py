@@ -210,7 +210,8 @@ def ticket() -> ResponseReturnValue:
         question = intake.question_text(submission["subject"], submission["message"])
         hits, search_id = search_log.suggest(question, locale, source="contact")
         if hits:
-            return jsonify(step="suggest", search_id=search_id, suggestions=[h.as_json() for h in hits])
+            # The words the suggestions were for go back with a vote or an answer opened (kb.learning.asked).
+            return jsonify(step="suggest", search_id=search_id, query=question, suggestions=[h.as_json() for h in hits])
     verdict, user_id = _identity(form)
     if verdict.verified:
         submission["email"] = request.form.get("identity_email", "").strip()

@@ -180,7 +180,7 @@
     var parts = String(id).split("/"), back = backTo || current(), seq = ++S.seq;
     note(t("loading"));
     if (from === "contact") api("/widget/opened", { article_id: id, anchor: anchor || "", search_id: searchId || "", position: position || 0,
-      query: S.draft ? (S.draft.subject + " " + S.draft.message).slice(0, 500) : "" }, true);
+      query: S.asked || "" }, true);
     api("/widget/articles/" + encodeURIComponent(parts[0]) + "/" + encodeURIComponent(parts[1]), { from: from || "" }).then(function (a) {
       if (seq !== S.seq) return;
       if (a.status !== 200) return failed();
@@ -345,6 +345,7 @@
   }
   function deflect(j) {
     var items = j.suggestions || [], ul = el("ul", { cls: "kb-list" });
+    S.asked = j.query || ""; // the words these answers were suggested for, sent back with what the visitor does
     function again() { deflect(j); }
     items.forEach(function (a, i) {
       ul.appendChild(el("li", { cls: "kb-deflect" }, [
@@ -352,7 +353,7 @@
           [el("span", { cls: "kb-item-title", dir: "auto", text: a.title }), el("span", { cls: "kb-item-text", dir: "auto", text: plain(a.snippet) })]),
         el("button", { type: "button", cls: "kb-secondary", text: t("answered"), on: { click: function () {
           api("/widget/vote", { article_id: a.id, step: "vote", helpful: "yes", source: "contact",
-            query: (S.draft.subject + " " + S.draft.message).slice(0, 500) }, true).then(function (r) {
+            query: S.asked || "" }, true).then(function (r) {
             if (r.status !== 200) return failed();
             S.draft = null;
             emit("vote", { id: a.id, helpful: true, source: "contact" });
