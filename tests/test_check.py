@@ -104,6 +104,30 @@ def test_bad_synonyms_file_is_located(tmp_path: Path) -> None:
     assert "_synonyms.yml:2: error:" in result.output
 
 
+@pytest.mark.parametrize(
+    ("files", "located"),
+    [
+        (
+            {"en/points/dated.md": "---\ntitle: D\nsummary: S\nupdated: 2024-13-45\n---\n\nBody.\n"},
+            "en/points/dated.md:4:",
+        ),
+        ({"_names.yml": "Zapier: [재피어]\nShopify: [2024-13-01]\n"}, "_names.yml:2:"),
+        ({"_glossary.yml": "points: {ko: [포인트]}\nrefund: {ko: [!!int x]}\n"}, "_glossary.yml:2:"),
+        ({"_synonyms.yml": "- points = credits\n- [refund, !!python/name:os.system '']\n"}, "_synonyms.yml:2:"),
+        ({"_synonyms.yml": "- &w [points, credits]\n- *w\n"}, "_synonyms.yml:2:"),
+    ],
+)
+def test_a_value_yaml_cannot_build_fails_with_its_location_not_a_traceback(
+    tmp_path: Path, files: dict[str, str], located: str
+) -> None:
+    result = check(tmp_path, {**GOOD_AND_SUMMARISED, **files})
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert result.output.splitlines()[0].startswith(f"{located} error: "), result.output
+    assert "Traceback" not in result.output
+    assert counts(result.output) == (4, 0, 1, 0)
+
+
 def test_demo_content_passes(tmp_path: Path) -> None:
     app = make_app(PROJECT / "articles", tmp_path / "index", tmp_path / "kb.sqlite3")
     result = app.test_cli_runner().invoke(args=["check", "--no-search"])

@@ -94,6 +94,31 @@ BROKEN = {
         "en/points/ordered.md", 4, "order",
     ),
     "not-utf8": ({}, "en/points/latin1.md", 7, "UTF-8"),  # written as bytes by write_broken
+    # Values YAML reads but cannot build, and YAML it refuses to read, each at its own line.
+    "impossible-date": (
+        {"en/points/dated.md": lines("---", "title: Dated", "summary: S", "updated: 2024-13-45", "---", "",
+                                     "Body.")},
+        "en/points/dated.md", 4, "'2024-13-45': not a valid timestamp (month must be in 1..12)",
+    ),
+    "wrong-tag": (
+        {"en/points/tagged.md": lines("---", "title: Tagged", "summary: S", "tags: [points, !!int x]", "---",
+                                      "", "Body.")},
+        "en/points/tagged.md", 4, "not a valid int",
+    ),
+    "unsafe-tag": (
+        {"en/points/unsafe.md": lines("---", "title: Unsafe", "summary: S", "",
+                                      "order: !!python/object/apply:os.system ['true']", "---", "", "Body.")},
+        "en/points/unsafe.md", 5, "could not determine a constructor",
+    ),
+    "alias": (
+        {"en/points/aliased.md": lines("---", "title: &t Aliased", "summary: S", "tags: [*t]", "---", "",
+                                       "Body.")},
+        "en/points/aliased.md", 4, "alias",
+    ),
+    "character-yaml-refuses": (
+        {"en/points/odd.md": lines("---", "title: Odd", "summary: 'a\x7fb'", "---", "", "Body.")},
+        "en/points/odd.md", 3, "U+007F",
+    ),
 }
 # fmt: on
 
@@ -285,6 +310,12 @@ def test_category_without_served_articles_is_not_listed(tmp_path: Path) -> None:
 def test_bad_category_yaml_is_located(tmp_path: Path) -> None:
     library = load_library(tree(tmp_path, {"en/points/_category.yml": "description: Earn\ntitle: Points: earning\n"}))
     assert [(p.path, p.line) for p in library.errors] == [("en/points/_category.yml", 2)]
+
+
+def test_category_value_yaml_cannot_build_is_located_and_the_folder_still_listed(tmp_path: Path) -> None:
+    library = load_library(tree(tmp_path, {"en/points/_category.yml": "title: Points\norder: 2024-13-45\n"}))
+    assert [(p.path, p.line) for p in library.errors] == [("en/points/_category.yml", 2)]
+    assert "points" in [c.slug for c in library.categories_in("en")]
 
 
 def test_files_starting_with_underscore_or_dot_are_not_articles(tmp_path: Path) -> None:

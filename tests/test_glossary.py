@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from conftest import PROJECT
 
 from kb.search.glossary import FILENAME, load_glossary
@@ -37,3 +38,17 @@ def test_the_demo_glossary_reads_whole() -> None:
     glossary, problems = load_glossary(PROJECT / "articles")
     assert not problems and {"fr", "ko", "ar"} <= set(glossary.spellings)
     assert glossary.gloss("포인트가 안 들어왔어요", "ko") == ["points missing", "credited"]
+
+
+@pytest.mark.parametrize(
+    ("language", "spelling"), [("ar", "ـ"), ("ar", "ًّ"), ("fr", "\u0301"), ("ko", "?"), ("fr", " ")]
+)
+def test_a_spelling_that_folds_to_nothing_is_refused(tmp_path: Path, language: str, spelling: str) -> None:
+    (tmp_path / FILENAME).write_text(
+        f'points: {{ar: [نقاط], fr: [points], ko: [포인트]}}\nrefund: {{{language}: ["{spelling}"]}}\n',
+        encoding="utf-8",
+    )
+    glossary, problems = load_glossary(tmp_path)
+    assert [(p.line, "has no letters" in p.message) for p in problems] == [(2, True)]
+    unrelated = {"ar": "كيف أغير كلمة المرور", "fr": "changer le mot de passe", "ko": "비밀번호 변경"}[language]
+    assert glossary.read(unrelated, language) == ([], 0.0)

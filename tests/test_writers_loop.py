@@ -82,7 +82,7 @@ def test_a_failed_search_leads_to_the_test_line_to_copy(site: Any, admin: Any) -
     assert "frobnicate the zorblax" in form
     assert "cancel-your-subscription" in form  # the writer chooses the article from a select
     line = shown_line(page(admin, link + "&expect=cancel-your-subscription"), "test-line")
-    assert line == '- q: "frobnicate the zorblax"\n  expect: cancel-your-subscription'
+    assert line == '- q: "frobnicate the zorblax"\n  expect: "cancel-your-subscription"'
     none = shown_line(page(admin, link + "&expect="), "test-line")
     assert none.endswith("expect: null")
 
@@ -135,3 +135,67 @@ def test_every_question_reads_back_exactly(tmp_path: Path, question: str) -> Non
     queries, problems = evaluate.read_search_tests(tmp_path)
     assert problems == []
     assert [(q.query, q.relevant, q.locale) for q in queries] == [(fixes.clean(question), ["some-slug"], "ko")]
+
+
+KEPT = "keep me"
+# A visitor's question, and what the test line holds: the characters a YAML file may not hold become spaces
+# (DEL, C1 controls but NEL, the non-characters U+FFFE and U+FFFF, a lone surrogate); the rest is kept.
+HOSTILE = [
+    ("a\x7fb", "a b"),
+    ("x\x80y", "x y"),
+    ("c1 \x9f end", "c1 end"),
+    ("nonchar\ufffe", "nonchar"),
+    ("\uffff first", "first"),
+    ("lone \ud800 surrogate", "lone surrogate"),
+    ("nul\x00 and bell\x07", "nul and bell"),
+    ("nel\x85next", "nel next"),
+    ("ls\u2028ps\u2029end", "ls ps end"),
+    ('he said "cancel": now what?', 'he said "cancel": now what?'),
+    ("# not a comment - really", "# not a comment - really"),
+    ("- {flow} [list] &anchor *alias !tag %dir @at `tick` |", "- {flow} [list] &anchor *alias !tag %dir @at `tick` |"),
+    ("back\\slash \\n \\x41", "back\\slash \\n \\x41"),
+    ("rtl \u202eevil", "rtl \u202eevil"),
+    ("bom\ufeff inside", "bom\ufeff inside"),
+    ("tab\there", "tab here"),
+    ("emoji 🎉 취소는 어떻게 하나요? إلغاء", "emoji 🎉 취소는 어떻게 하나요? إلغاء"),
+    ("yes", "yes"),
+    ("~", "~"),
+    ("x" * 400, "x" * 300),
+]
+SLUGS = ["cancel-your-subscription", "yes", "no", "on", "off", "true", "null", "~", "404", "1e3", "2024-01-01", None]
+
+
+@pytest.mark.parametrize(("question", "kept"), HOSTILE)
+@pytest.mark.parametrize("slug", SLUGS)
+def test_a_test_line_added_to_a_valid_file_reads_back_exactly(
+    tmp_path: Path, question: str, kept: str, slug: str | None
+) -> None:
+    locale = "no" if slug == "no" else "en"  # Norwegian's code is a YAML boolean too
+    line = fixes.search_test_line(question, slug, locale)
+    (tmp_path / evaluate.TESTS_FILE).write_text(f"- q: {KEPT}\n  expect: launch-your-program\n{line}\n")
+    queries, problems = evaluate.read_search_tests(tmp_path)
+    assert problems == []
+    assert [(q.query, q.relevant, q.locale) for q in queries] == [
+        (KEPT, ["launch-your-program"], "en"),
+        (kept, [slug] if slug else [], locale),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("words", "kept"), [*HOSTILE, ("!!int x", "!!int x"), ("!!python/name:os.system", "!!python/name:os.system")]
+)
+def test_a_synonym_line_added_to_a_valid_file_reads_back_exactly(tmp_path: Path, words: str, kept: str) -> None:
+    line = fixes.synonym_line("points", words)
+    (tmp_path / "_synonyms.yml").write_text(f"- refund = money back\n{line}\n", encoding="utf-8")
+    groups, problems = load_synonyms(tmp_path)
+    assert problems == []
+    expected = kept[:100].lower().replace("=", " ").strip()
+    assert groups == [["refund", "money back"], ["points", expected]]
+
+
+def test_a_character_yaml_refuses_is_reported_at_its_line_not_the_first(tmp_path: Path) -> None:
+    bad = '- q: "a\x7fb"\n  expect: null\n'
+    (tmp_path / evaluate.TESTS_FILE).write_text(f"- q: {KEPT}\n  expect: launch-your-program\n{bad}")
+    queries, problems = evaluate.read_search_tests(tmp_path)
+    assert [(p.path, p.line) for p in problems] == [(evaluate.TESTS_FILE, 3)]
+    assert "U+007F" in problems[0].message

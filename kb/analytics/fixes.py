@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import yaml
 
 from kb.content import Library
+from kb.content.yaml_values import BUILD_ERRORS, NOT_PRINTABLE
 
 TESTS_FILE = "articles/_search_tests.yml"
 SYNONYMS_FILE = "articles/_synonyms.yml"
@@ -29,19 +30,28 @@ class Choice:
 
 
 def clean(text: str, limit: int = QUESTION_MAX) -> str:
-    """One line of text, as a test or a synonym holds it."""
-    return " ".join(str(text or "").split())[:limit]
+    """One line of text, as a test or a synonym holds it, without the characters YAML refuses in a file
+    (a visitor can type DEL or a C1 control; one in a pasted line would void the whole file)."""
+    return " ".join(NOT_PRINTABLE.sub(" ", str(text or "")).split())[:limit]
+
+
+def _quoted(text: str) -> str:
+    """``text`` as a YAML double-quoted scalar: JSON's string is YAML's once ``clean`` has run."""
+    return json.dumps(clean(text), ensure_ascii=False)
 
 
 def search_test_line(question: str, slug: str | None, locale: str = "en") -> str:
-    """The ``_search_tests.yml`` entry: ``question`` must find ``slug`` in the top 3 (None: no suggestion)."""
+    """The ``_search_tests.yml`` entry: ``question`` must find ``slug`` in the top 3 (None: no suggestion).
+
+    Each value quoted: a slug or locale such as ``no``, ``on`` or ``null`` would otherwise read as a boolean
+    or as "no suggestion"."""
     question = clean(question)
     if not question:
         raise ValueError("a search test needs a question")
-    lines = [f"- q: {json.dumps(question, ensure_ascii=False)}", f"  expect: {slug if slug else 'null'}"]
+    lines = [f"- q: {_quoted(question)}", f"  expect: {_quoted(slug) if slug else 'null'}"]
     if locale and locale != "en":
-        lines.append(f"  locale: {locale}")
-    return "\n".join(lines)  # JSON's double-quoted string is YAML's: it reads back as typed
+        lines.append(f"  locale: {_quoted(locale)}")
+    return "\n".join(lines)
 
 
 def synonym_line(article_words: str, visitor_words: str) -> str:
@@ -55,9 +65,9 @@ def synonym_line(article_words: str, visitor_words: str) -> str:
     try:
         if yaml.safe_load(text) == [group]:
             return text
-    except yaml.YAMLError:
+    except BUILD_ERRORS:  # "!!int x = y" is a tag the plain line would apply
         pass
-    return f"- {json.dumps(group, ensure_ascii=False)}"
+    return f"- {_quoted(group)}"
 
 
 def article_choices(library: Library, locale: str) -> list[Choice]:

@@ -13,8 +13,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from kb import collector
 from kb.content.article import Article, Category, Problem
 from kb.content.git_dates import file_revision, git_revisions
@@ -22,11 +20,10 @@ from kb.content.library import Library
 from kb.content.links import check_references, render_article
 from kb.content.parse_cache import ParseCache, Parsed, parsed_in
 from kb.content.render_cache import RenderCache
+from kb.content.yaml_values import ValueInvalid, build, compose, read
 
 log = logging.getLogger(__name__)
 
-# libyaml's safe loader when PyYAML was built with it: front matter was a fifth of loading 10,000 articles.
-SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 KNOWN_KEYS = {"title", "summary", "tags", "order", "aliases", "related", "draft", "translation_of", "contexts"}
 
 
@@ -102,12 +99,13 @@ def _load_categories(root: Path, problems: list[Problem]) -> dict[tuple[str, str
     categories: dict[tuple[str, str], Category] = {}
     for path in sorted(root.glob("*/*/_category.yml")):
         locale, slug = path.parent.parent.name, path.parent.name
-        rel = str(path.relative_to(root))
+        rel = path.relative_to(root).as_posix()
+        node, found = read(path, rel)
+        problems.extend(found)
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            line = exc.problem_mark.line + 1 if getattr(exc, "problem_mark", None) else 1  # type: ignore[attr-defined]
-            problems.append(Problem(rel, line, f"invalid YAML: {getattr(exc, 'problem', exc)}"))
+            data = (build(node, rel) if node is not None else None) or {}
+        except ValueInvalid as exc:
+            problems.append(exc.problem)
             data = {}
         if not isinstance(data, dict):
             problems.append(Problem(rel, 1, "expected a mapping with title, description and order"))
@@ -142,12 +140,13 @@ def _parse(path: Path, rel: str, raw: bytes, problems: list[Problem]) -> Article
         if end is None:
             problems.append(Problem(rel, 1, "front matter opened with '---' is never closed"))
             return None
+        node, found = compose("\n".join(lines[1:end]), rel, first_line=2)
         try:
-            meta = yaml.load("\n".join(lines[1:end]), Loader=SAFE_LOADER) or {}
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = mark.line + 2 if mark is not None else 1
-            problems.append(Problem(rel, line, f"invalid YAML in front matter: {getattr(exc, 'problem', exc)}"))
+            meta = (build(node, rel, first_line=2) if node is not None else None) or {}
+        except ValueInvalid as exc:
+            found.append(exc.problem)
+        if found:
+            problems.extend(found)
             return None
         body_start = end + 1
     if not isinstance(meta, dict):

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from kb.content import Problem
+from kb.content.yaml_values import items, read
 from kb.search import Searcher
 
 TESTS_FILE = "_search_tests.yml"
@@ -72,18 +73,13 @@ def read_search_tests(articles_dir: Path) -> tuple[list[LabelledQuery], list[Pro
 
 
 def _read_tests_file(path: Path, rel: str, default_locale: str) -> tuple[list[LabelledQuery], list[Problem]]:
-    text = path.read_text(encoding="utf-8")
-    try:
-        data = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        return [], [Problem(rel, mark.line + 1 if mark else 1, f"invalid YAML: {exc}")]
-    problems: list[Problem] = []
+    data, problems = read(path, rel)
+    if data is None:
+        return [], problems
+    if not isinstance(data, yaml.SequenceNode):
+        return [], [Problem(rel, 1, "expected a list of tests, each `- q: ...` with `expect: ...`")]
     queries: list[LabelledQuery] = []
-    items = data.value if data is not None and isinstance(data, yaml.SequenceNode) else []
-    for node in items:
-        line = node.start_mark.line + 1
-        entry = yaml.safe_load(yaml.serialize(node))
+    for line, entry in items(data, rel, problems):
         if not isinstance(entry, dict) or not str(entry.get("q") or "").strip() or "expect" not in entry:
             problems.append(Problem(rel, line, "each test needs `q:` and `expect:` (a slug, a list, or null)"))
             continue

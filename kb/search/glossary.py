@@ -16,12 +16,10 @@ from pathlib import Path
 import yaml
 
 from kb.content import Problem
+from kb.content.yaml_values import pairs, read
 from kb.search.languages import normalise_arabic
 
 FILENAME = "_glossary.yml"
-# libyaml's composer when PyYAML has it: the pure-Python one, and turning each entry back into text to load
-# it, took 0.9 s of every opening of the index (each worker, each build) for the demo's 128 kB glossary.
-_COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _AR_ARTICLE = re.compile(r"^(?:وال|بال|كال|فال|لل|ال)(?=\w{2})")
 # Korean particles attach to the word, and Arabic words carry prefixes: those match inside a word.
 # Elsewhere a spelling must stand as a whole word.
@@ -83,31 +81,27 @@ def load_glossary(articles_dir: Path) -> tuple[Glossary, list[Problem]]:
     path = articles_dir / FILENAME
     if not path.exists():
         return Glossary(), []
-    try:
-        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=_COMPOSER)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        return Glossary(), [Problem(FILENAME, mark.line + 1 if mark else 1, f"invalid YAML: {exc}")]
+    node, problems = read(path, FILENAME)
     if node is None:
-        return Glossary(), []
+        return Glossary(), problems
     if not isinstance(node, yaml.MappingNode):
         return Glossary(), [Problem(FILENAME, 1, "expected English terms, each with its spellings per language")]
     meanings: dict[str, dict[str, list[str]]] = {}
-    problems: list[Problem] = []
-    values = yaml.SafeLoader("")  # builds each entry from its node, as safe_load would
-    for key, value in node.value:
-        line = key.start_mark.line + 1
-        term = str(values.construct_object(key, deep=True) or "").strip().lower()
-        written = values.construct_object(value, deep=True)
-        if not term or not isinstance(written, dict):
+    for line, term, written in pairs(node, FILENAME, problems):
+        if not isinstance(term, str) or not term.strip() or not isinstance(written, dict):
             problems.append(Problem(FILENAME, line, "each term needs its spellings: 'points: {ko: [포인트]}'"))
             continue
+        term = term.strip().lower()
         for language, spellings in written.items():
-            if not isinstance(spellings, list) or not all(isinstance(s, str) and s.strip() for s in spellings):
+            if not isinstance(spellings, list) or not all(isinstance(s, str) for s in spellings):
                 problems.append(Problem(FILENAME, line, f"{term}: {language} needs a list of spellings"))
                 continue
             for spelling in spellings:
-                meanings.setdefault(str(language), {}).setdefault(_folded(spelling, str(language)), []).append(term)
+                folded = _folded(spelling, str(language))
+                if not any(ch.isalnum() for ch in folded):  # an empty alternative would match every question
+                    problems.append(Problem(FILENAME, line, f"{term}: {language} spelling {spelling!r} has no letters"))
+                    continue
+                meanings.setdefault(str(language), {}).setdefault(folded, []).append(term)
     ordered = {
         language: sorted(((s, tuple(dict.fromkeys(t))) for s, t in entries.items()), key=lambda e: -len(e[0]))
         for language, entries in meanings.items()

@@ -15,8 +15,24 @@ from pathlib import Path
 import yaml
 
 from kb.content import Problem
+from kb.content.yaml_values import pairs, read
 
 FILENAME = "_names.yml"
+# Letters and digits of the scripts that put spaces between words (Latin, Greek, Cyrillic, Armenian,
+# Georgian), with their combining accents. A spelling in these stands as a whole word: "pos" must not
+# match inside "deposit". Elsewhere (Hangul, Arabic) particles and prefixes attach to the name, so a
+# spelling matches inside a word ("재피어로", "بزابير"). A Latin spelling may still touch a Korean particle.
+_SPACED = (
+    "0-9A-Za-z\u00aa\u00b5\u00ba\u00c0-\u02af\u0300-\u036f"  # Latin, with combining accents
+    "\u0370-\u03ff\u0400-\u052f\u0531-\u058f\u10a0-\u10ff"  # Greek, Cyrillic, Armenian, Georgian
+    "\u1e00-\u1fff"  # Latin and Greek extended
+)
+_SPACED_LETTER = re.compile(f"[{_SPACED}]")
+
+
+def _whole_word(spelling: str) -> bool:
+    """Whether every letter of ``spelling`` is of a script that separates words with spaces."""
+    return all(_SPACED_LETTER.match(ch) or not ch.isalnum() for ch in spelling)
 
 
 @dataclass(frozen=True)
@@ -26,12 +42,19 @@ class Names:
     spellings: dict[str, str] = field(default_factory=dict)  # lowercased spelling -> the articles' name
     names: tuple[str, ...] = ()  # the articles' names, lowercased
     _spelling: re.Pattern[str] | None = field(init=False, repr=False, compare=False, default=None)
+    _standing_for: tuple[str, ...] = field(init=False, repr=False, compare=False, default=())
     _name: re.Pattern[str] | None = field(init=False, repr=False, compare=False, default=None)
 
     def __post_init__(self) -> None:
+        # One group per spelling: the group that matched names the spelling, whatever case the query used
+        # (IGNORECASE takes "ı" for "i" and "ς" for "σ", whose lower() is not the spelling).
         longest_first = sorted(self.spellings, key=len, reverse=True)
-        pattern = "|".join(re.escape(s) for s in longest_first)
+        pattern = "|".join(
+            rf"(?<![{_SPACED}])({re.escape(s)})(?![{_SPACED}])" if _whole_word(s) else f"({re.escape(s)})"
+            for s in longest_first
+        )
         object.__setattr__(self, "_spelling", re.compile(pattern, re.IGNORECASE) if pattern else None)
+        object.__setattr__(self, "_standing_for", tuple(self.spellings[s] for s in longest_first))
         words = "|".join(re.escape(n) for n in sorted(self.names, key=len, reverse=True))
         object.__setattr__(self, "_name", re.compile(rf"(?<!\w)(?:{words})(?!\w)", re.IGNORECASE) if words else None)
 
@@ -41,7 +64,7 @@ class Names:
         found: re.Pattern[str] | None = self._spelling
         if found is None:
             return text
-        replaced = found.sub(lambda m: f" {self.spellings[m.group(0).lower()]} ", text)
+        replaced = found.sub(lambda m: f" {self._standing_for[(m.lastindex or 1) - 1]} ", text)
         return " ".join(replaced.split()) if replaced != text else text
 
     def mentioned(self, text: str) -> set[str]:
@@ -57,29 +80,24 @@ def load_names(articles_dir: Path) -> tuple[Names, list[Problem]]:
     path = articles_dir / FILENAME
     if not path.exists():
         return Names(), []
-    text = path.read_text(encoding="utf-8")
-    try:
-        node = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        return Names(), [Problem(FILENAME, mark.line + 1 if mark else 1, f"invalid YAML: {exc}")]
+    node, problems = read(path, FILENAME)
     if node is None:
-        return Names(), []
+        return Names(), problems
     if not isinstance(node, yaml.MappingNode):
         return Names(), [Problem(FILENAME, 1, "expected lines such as 'Zapier: [재피어, 자피어]'")]
     spellings: dict[str, str] = {}
     names: set[str] = set()
-    problems: list[Problem] = []
-    for key, value in node.value:
-        line = key.start_mark.line + 1
-        name = str(yaml.safe_load(yaml.serialize(key)) or "").strip()
-        written = yaml.safe_load(yaml.serialize(value))
+    for line, name, written in pairs(node, FILENAME, problems):
         written = [written] if isinstance(written, str) else written
-        if not name or not isinstance(written, list) or not all(isinstance(w, str) and w.strip() for w in written):
+        if not isinstance(name, str) or not name.strip() or not isinstance(written, list) or not written:
             problems.append(Problem(FILENAME, line, "each name needs a list of spellings: 'Zapier: [재피어, 자피어]'"))
             continue
+        name = name.strip()
         for spelling in written:
-            spelling = spelling.strip().lower()
+            if not isinstance(spelling, str) or not any(ch.isalnum() for ch in spelling):
+                problems.append(Problem(FILENAME, line, f"{name}: spelling {spelling!r} has no letters"))
+                continue
+            spelling = " ".join(spelling.lower().split())
             if spellings.get(spelling, name) != name:
                 problems.append(Problem(FILENAME, line, f"{spelling!r} already stands for {spellings[spelling]}"))
                 continue

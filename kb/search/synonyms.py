@@ -7,6 +7,7 @@ from pathlib import Path
 import yaml
 
 from kb.content import Problem
+from kb.content.yaml_values import items, read
 
 FILENAME = "_synonyms.yml"
 
@@ -17,29 +18,24 @@ def load_synonyms(articles_dir: Path) -> tuple[list[list[str]], list[Problem]]:
     if not path.exists():
         return [], []
     rel = path.name
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or []
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        return [], [Problem(rel, mark.line + 1 if mark else 1, f"invalid YAML: {getattr(exc, 'problem', exc)}")]
-    if not isinstance(data, list):
+    node, problems = read(path, rel)
+    if node is None:
+        return [], problems
+    if not isinstance(node, yaml.SequenceNode):
         return [], [Problem(rel, 1, "expected a list of synonym groups such as 'points = credits = rewards'")]
-    lines = path.read_text(encoding="utf-8").splitlines()
     groups: list[list[str]] = []
-    problems: list[Problem] = []
-    for number, entry in enumerate(data):
+    for line, entry in items(node, rel, problems):
         words = entry.split("=") if isinstance(entry, str) else entry
         if not isinstance(words, list):
-            problems.append(Problem(rel, _line_of(lines, number), "a group is 'a = b = c' or a list of words"))
+            problems.append(Problem(rel, line, "a group is 'a = b = c' or a list of words"))
             continue
-        group = [str(w).strip().lower() for w in words if str(w).strip()]
+        if not all(isinstance(w, str) for w in words):
+            wrong = next(w for w in words if not isinstance(w, str))
+            problems.append(Problem(rel, line, f"{wrong!r} is not a word: put it in quotes"))
+            continue
+        group = [w.strip().lower() for w in words if w.strip()]
         if len(group) < 2:
-            problems.append(Problem(rel, _line_of(lines, number), "a synonym group needs at least two words"))
+            problems.append(Problem(rel, line, "a synonym group needs at least two words"))
             continue
         groups.append(group)
     return groups, problems
-
-
-def _line_of(lines: list[str], number: int) -> int:
-    items = [i + 1 for i, line in enumerate(lines) if line.lstrip().startswith("- ")]
-    return items[number] if number < len(items) else 1
