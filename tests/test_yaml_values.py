@@ -131,3 +131,33 @@ def test_synonym_problems_name_their_own_line_in_flow_and_block_entries(tmp_path
     groups, problems = load_synonyms(tmp_path)
     assert groups == [["points", "credits"], ["refund", "money back"], ["a", "b"]]
     assert [p.line for p in problems] == [4, 7]
+
+
+@pytest.mark.parametrize("text", ["---\n# none yet\n", "~\n", "# none yet\n"])
+@pytest.mark.parametrize("name", FILES)
+def test_a_file_with_nothing_in_it_yet_is_empty_not_a_problem(tmp_path: Path, name: str, text: str) -> None:
+    read, _, _, _ = FILES[name]
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    found, problems = read(tmp_path)
+    assert problems == [] and not found
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_a_value_nested_too_deep_is_a_problem_not_a_crash(tmp_path: Path, name: str) -> None:
+    # Finding which part of a bad value cannot be built walks its levels; a thousand of them exhausted
+    # Python's recursion.
+    read, good, _, bad = FILES[name]
+    deep = "[" * 990 + "!!int x" + "]" * 990
+    (tmp_path / name).write_text(good + bad(deep), encoding="utf-8")
+    _, problems = read(tmp_path)
+    assert [("nested" in p.message) for p in problems] == [True], problems
+
+
+def test_a_name_or_term_is_the_text_written_even_when_it_looks_like_a_number(tmp_path: Path) -> None:
+    (tmp_path / "_names.yml").write_text("1688: [일육팔팔]\nyes: [예스]\n", encoding="utf-8")
+    names, problems = load_names(tmp_path)
+    assert problems == [] and names.spellings == {"일육팔팔": "1688", "예스": "yes"}
+    assert names.canonical("일육팔팔 주문") == "1688 주문"
+    (tmp_path / "_glossary.yml").write_text("2fa: {ko: [이중 인증]}\n", encoding="utf-8")
+    glossary, problems = load_glossary(tmp_path)
+    assert problems == [] and glossary.spellings["ko"][0][1] == ("2fa",)

@@ -27,6 +27,7 @@ NOT_PRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010
 # What building a value raises besides YAMLError: int("x"), date(2024, 13, 45), a timestamp that did not match.
 BUILD_ERRORS = (yaml.YAMLError, ValueError, TypeError, AttributeError, OverflowError)
 _STANDARD_TAG = "tag:yaml.org,2002:"
+MAX_DEPTH = 50  # levels of nesting: no writer's file needs more, and finding a bad value walks them
 
 
 class ValueInvalid(KbError):
@@ -62,9 +63,14 @@ def compose(text: str, rel: str, first_line: int = 1) -> tuple[yaml.Node | None,
         mark = getattr(exc, "problem_mark", None)
         reason = ": ".join(filter(None, (getattr(exc, "context", None), getattr(exc, "problem", None))))
         return None, [Problem(rel, first_line + (mark.line if mark else 0), f"invalid YAML: {reason or exc}")]
-    if node is not None and _has_alias(node):
+    if node is None or (isinstance(node, yaml.ScalarNode) and node.tag == _STANDARD_TAG + "null"):
+        return None, []  # nothing but comments, or an explicit null: an empty file
+    aliased, depth = _shape(node)
+    if aliased:
         line = first_line + _alias_line(text)
         return None, [Problem(rel, line, "an alias (*name) repeats another value: write the value out instead")]
+    if depth > MAX_DEPTH:
+        return None, [Problem(rel, first_line + node.start_mark.line, f"nested more than {MAX_DEPTH} levels deep")]
     return node, []
 
 
@@ -88,11 +94,17 @@ def items(node: yaml.SequenceNode, rel: str, problems: list[Problem]) -> Iterato
             problems.append(exc.problem)
 
 
-def pairs(node: yaml.MappingNode, rel: str, problems: list[Problem]) -> Iterator[tuple[int, Any, Any]]:
-    """Each key and value of a mapping with the key's line; one that cannot be built goes to ``problems``."""
+def pairs(
+    node: yaml.MappingNode, rel: str, problems: list[Problem], text_keys: bool = False
+) -> Iterator[tuple[int, Any, Any]]:
+    """Each key and value of a mapping with the key's line; one that cannot be built goes to ``problems``.
+
+    ``text_keys``: a plain key is the text as written (a name such as ``1688`` or ``yes`` is not a number
+    or a boolean)."""
     for key, value in node.value:
         try:
-            yield key.start_mark.line + 1, build(key, rel), build(value, rel)
+            written = key.value if text_keys and isinstance(key, yaml.ScalarNode) else build(key, rel)
+            yield key.start_mark.line + 1, written, build(value, rel)
         except ValueInvalid as exc:
             problems.append(exc.problem)
 
@@ -124,17 +136,20 @@ def _unbuildable(node: yaml.Node) -> yaml.Node:
     return node
 
 
-def _has_alias(node: yaml.Node) -> bool:
-    """Whether a node appears twice in the tree: the composer hands an alias its anchor's node."""
+def _shape(node: yaml.Node) -> tuple[bool, int]:
+    """Whether a node appears twice in the tree (the composer hands an alias its anchor's node), and how
+    deep the tree is; walked without recursion."""
     seen: set[int] = set()
-    todo = [node]
+    deepest = 0
+    todo = [(node, 1)]
     while todo:
-        current = todo.pop()
+        current, depth = todo.pop()
         if id(current) in seen:
-            return True
+            return True, depth
         seen.add(id(current))
-        todo.extend(_children(current))
-    return False
+        deepest = max(deepest, depth)
+        todo.extend((child, depth + 1) for child in _children(current))
+    return False, deepest
 
 
 def _alias_line(text: str) -> int:

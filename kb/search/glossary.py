@@ -87,7 +87,7 @@ def load_glossary(articles_dir: Path) -> tuple[Glossary, list[Problem]]:
     if not isinstance(node, yaml.MappingNode):
         return Glossary(), [Problem(FILENAME, 1, "expected English terms, each with its spellings per language")]
     meanings: dict[str, dict[str, list[str]]] = {}
-    for line, term, written in pairs(node, FILENAME, problems):
+    for line, term, written in pairs(node, FILENAME, problems, text_keys=True):
         if not isinstance(term, str) or not term.strip() or not isinstance(written, dict):
             problems.append(Problem(FILENAME, line, "each term needs its spellings: 'points: {ko: [포인트]}'"))
             continue

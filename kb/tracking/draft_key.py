@@ -3,8 +3,8 @@
 The contact form's searches are stored without their text (a draft the visitor may never send). A vote
 or an answer opened later sends the draft again, and only a draft that hashes to the search's key may
 teach the search (kb.learning.asked): anyone can post any words, but not claim that the suggestions they
-were shown were for them. HMAC-SHA256 under the app's secret key, over the redacted text with case and
-spacing folded; ``kb purge`` empties it with the other search text.
+were shown were for them. HMAC-SHA256 under the app's secret key, over the draft's beginning with case and
+spacing folded, then redacted; ``kb purge`` empties it with the other search text.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def folded(text: str) -> str:
 
 def draft_key(secret: str, text: str) -> str:
     """The key of the redacted ``text`` ("" for no words)."""
-    words = folded(redact(text))[:KEPT_CHARACTERS]
+    words = redact(folded(text)[:KEPT_CHARACTERS])  # cut first: a vote may carry only the draft's beginning
     if not words:
         return ""
     return hmac.new(secret.encode(), words.encode(), hashlib.sha256).hexdigest()
