@@ -168,3 +168,18 @@ def test_purge_refuses_a_span_it_cannot_read(indexed_root: Path, tmp_path: Path,
     app = make_app(indexed_root / "articles", indexed_root / "search_index", tmp_path / "kb.sqlite3")
     result = app.test_cli_runner().invoke(args=["purge", "--older-than", span])
     assert result.exit_code != 0 and "--older-than" in result.output
+
+
+def test_contact_draft_keys_last_a_day_whatever_the_retention(indexed_root: Path, tmp_path: Path) -> None:
+    app = make_app(indexed_root / "articles", indexed_root / "search_index", tmp_path / "kb.sqlite3")
+    activity(app)
+    with session_scope(app) as session:
+        contact = session.scalars(select(SearchEvent).where(SearchEvent.source == "contact")).all()
+        assert contact and all(e.draft for e in contact)
+    age(app, 2)
+    result = app.test_cli_runner().invoke(args=["purge", "--older-than", "180d"])
+    assert result.exit_code == 0 and "contact draft keys emptied: 1" in result.output, result.output
+    with session_scope(app) as session:
+        events = session.scalars(select(SearchEvent)).all()
+        assert all(e.draft == "" for e in events)
+        assert any(e.query for e in events)  # two days old: their words stay until the retention's end

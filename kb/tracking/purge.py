@@ -5,7 +5,8 @@ Yes/No and reason) and lose the rest:
 
 - search text (searches, the words carried to an article, votes' questions and comments) is emptied, and
   votes' address hashes deleted; what visitors taught the search (``learned_evidence``: their questions'
-  embeddings, which short texts can be partly read back from, and their address hashes) is deleted;
+  embeddings, which short texts can be partly read back from, and their address hashes) is deleted; the
+  contact form's draft keys are emptied after a day, whatever the cut-off (they only serve that day);
 - visitor ids become a random pseudonym, a new one per visitor and run, so old counts of distinct
   visitors still add up but no row can be tied to a cookie any more;
 - tickets whose messages have all left the outbox (sent or given up) lose the name, e-mail, message,
@@ -18,12 +19,13 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, delete, exists, select, update
 from sqlalchemy.orm import Session
 
+from kb.analytics.period import WINDOW_HOURS
 from kb.models import (
     AnswerOpened,
     ArticleView,
@@ -34,6 +36,7 @@ from kb.models import (
     SearchEvent,
     Ticket,
     Vote,
+    utcnow,
 )
 from kb.tracking.redact import redact
 
@@ -68,7 +71,6 @@ def _texts(session: Session, cutoff: datetime, purged: Purged) -> None:
     """Empty the text visitors typed, in the rows older than ``cutoff``."""
     for what, model, column, when in (
         ("search texts emptied", SearchEvent, SearchEvent.query, SearchEvent.created_at),
-        ("contact draft keys emptied", SearchEvent, SearchEvent.draft, SearchEvent.created_at),
         ("article-view search texts emptied", ArticleView, ArticleView.query, ArticleView.created_at),
         ("vote questions emptied", Vote, Vote.query, Vote.updated_at),
     ):
@@ -95,6 +97,18 @@ def _texts(session: Session, cutoff: datetime, purged: Purged) -> None:
             .execution_options(synchronize_session=False)
         )
         purged.add("vote address hashes deleted", _rowcount(result))
+
+
+def _draft_keys(session: Session, purged: Purged) -> None:
+    """Empty the contact form's draft keys older than a day, whatever the cut-off: they only check that a
+    vote or an answer opened of the same day carries the words asked (kb.learning.asked)."""
+    result = session.execute(
+        update(SearchEvent)
+        .where(SearchEvent.created_at < utcnow() - timedelta(hours=WINDOW_HOURS), SearchEvent.draft != "")
+        .values({SearchEvent.draft: ""})
+        .execution_options(synchronize_session=False)
+    )
+    purged.add("contact draft keys emptied", _rowcount(result))
 
 
 def _evidence(session: Session, cutoff: datetime, purged: Purged) -> None:
@@ -169,6 +183,7 @@ def purge(session: Session, cutoff: datetime) -> Purged:
     purged = Purged()
     _texts(session, cutoff, purged)
     _evidence(session, cutoff, purged)
+    _draft_keys(session, purged)
     _tickets(session, cutoff, purged)
     _visitors(session, cutoff, purged)
     session.commit()
