@@ -109,10 +109,9 @@ def learn_from_vote(session: Session, vote: Vote, question: str, visitor: str = 
     if searcher is None:
         return
     weight = HELPED if vote.helpful else DID_NOT
-    own = select(LearnedEvidence).where(LearnedEvidence.vote_id == vote.id)
     try:
         if not question.strip():
-            for row in session.scalars(own):
+            for row in session.scalars(select(LearnedEvidence).where(LearnedEvidence.vote_id == vote.id)):
                 row.weight = weight
             session.commit()
             return
