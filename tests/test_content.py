@@ -119,6 +119,20 @@ BROKEN = {
         {"en/points/odd.md": lines("---", "title: Odd", "summary: 'a\x7fb'", "---", "", "Body.")},
         "en/points/odd.md", 3, "U+007F",
     ),
+    # "draft: maybe" was read as a draft (any word is true), "order: yes" as order 1 (True).
+    "draft-not-yes-or-no": (
+        {"en/points/maybe.md": lines("---", "title: Maybe", "summary: S", "draft: maybe", "---", "", "Body.")},
+        "en/points/maybe.md", 4, "draft must be true or false",
+    ),
+    "order-a-boolean": (
+        {"en/points/yes.md": lines("---", "title: Ordered", "summary: S", "order: yes", "---", "", "Body.")},
+        "en/points/yes.md", 4, "order must be a whole number",
+    ),
+    # "title: Yes" is YAML's true, "title: 2024" a number: not "missing title".
+    "title-not-text": (
+        {"en/points/no.md": lines("---", "title: No", "summary: S", "---", "", "Body.")},
+        "en/points/no.md", 2, "title must be text: put it in quotes",
+    ),
 }
 # fmt: on
 

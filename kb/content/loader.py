@@ -160,6 +160,9 @@ def _parse(path: Path, rel: str, raw: bytes, problems: list[Problem]) -> Article
         return meta_lines.get(key, 1)
 
     title = meta.get("title")
+    if title is not None and not isinstance(title, str | list | dict):  # "title: No" is YAML's false
+        problems.append(Problem(rel, line_of("title"), 'title must be text: put it in quotes (title: "No")'))
+        return None
     if not isinstance(title, str) or not title.strip():
         problems.append(Problem(rel, line_of("title"), "missing title: add `title: ...` to the front matter"))
         return None
@@ -175,8 +178,12 @@ def _parse(path: Path, rel: str, raw: bytes, problems: list[Problem]) -> Article
             return None
         lists[key] = [str(v).strip() for v in value]
     order = meta.get("order", 1000)
-    if not isinstance(order, int):
+    if not isinstance(order, int) or isinstance(order, bool):
         problems.append(Problem(rel, line_of("order"), "order must be a whole number"))
+        return None
+    draft = meta.get("draft") or False  # `draft:` with nothing after it is not a draft
+    if not isinstance(draft, bool):  # "draft: maybe" would otherwise hide the article as any word is true
+        problems.append(Problem(rel, line_of("draft"), "draft must be true or false"))
         return None
     if not meta.get("summary"):
         problems.append(
@@ -196,7 +203,7 @@ def _parse(path: Path, rel: str, raw: bytes, problems: list[Problem]) -> Article
         aliases=lists["aliases"],
         related=lists["related"],
         contexts=lists["contexts"],
-        draft=bool(meta.get("draft", False)),
+        draft=draft,
         translation_of=str(meta.get("translation_of") or ""),
         content_hash=hashlib.sha256(raw).hexdigest(),
         body_line=body_start + 1,

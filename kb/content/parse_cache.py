@@ -15,7 +15,7 @@ from pathlib import Path
 from kb.content.article import Article, Problem
 from kb.content.kept_file import read_kept, worth_writing, write_kept
 
-FORMAT = 2  # bump when parsing changes: older files are then ignored
+FORMAT = 3  # bump when parsing changes: older files are then ignored
 
 Parsed = tuple[Article | None, list[Problem]]
 
