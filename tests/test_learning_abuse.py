@@ -6,23 +6,20 @@ from __future__ import annotations
 
 import os
 import signal
-from datetime import timedelta
 from pathlib import Path
 from threading import Event
 
 import numpy as np
 import pytest
 from flask import Flask
-from sqlalchemy import update
-from test_learning import ASKED, CANCEL, EXPIRY, SAME_MEANING, learned, learning_app, rows, say
+from test_learning import ASKED, CANCEL, EXPIRY, SAME_MEANING, backdate_opened, learned, learning_app, rows, say
 from visitors import Visitor
 
-from kb.db import get_session
 from kb.learning.asked import shown_for
 from kb.learning.evidence import question_vectors
 from kb.learning.memory import Memory, Tuning
 from kb.learning.ranking import LearnedRanking
-from kb.models import AnswerOpened, LearnedEvidence, SearchEvent, utcnow
+from kb.models import SearchEvent
 from kb.security.addresses import client_network
 from kb.site_state import snapshot
 from kb.tracking.draft_key import draft_key
@@ -32,16 +29,6 @@ from kb.tracking.redact import redact
 @pytest.fixture
 def learning(indexed_root: Path, tmp_path: Path) -> Flask:
     return learning_app(indexed_root, tmp_path / "kb.sqlite3")
-
-
-def backdate(app: Flask, hours: float) -> None:
-    """Move answers opened and their evidence ``hours`` into the past (past the 24 hours a ticket may follow)."""
-    with app.app_context():
-        session = get_session()
-        then = utcnow() - timedelta(hours=hours)
-        session.execute(update(LearnedEvidence).values(created_at=then))
-        session.execute(update(AnswerOpened).values(created_at=then))
-        session.commit()
 
 
 def opened_on_contact_form(app: Flask, question: str, visitor: Visitor | None = None) -> Visitor:
@@ -56,20 +43,20 @@ def opened_on_contact_form(app: Flask, question: str, visitor: Visitor | None = 
 def test_an_answer_opened_on_the_contact_form_and_no_ticket_counts(learning: Flask) -> None:
     opened_on_contact_form(learning, "cancel my perkly subscription")
     assert {r.kind for r in rows(learning)} == {"opened"}
-    backdate(learning, 25)
+    backdate_opened(learning, 25)
     assert learned(learning, "I want to cancel my Perkly subscription", CANCEL)[0] > 0.0
 
 
 def test_fresh_cookies_from_one_address_are_one_visitor(learning: Flask) -> None:
     first = opened_on_contact_form(learning, ASKED)
-    backdate(learning, 25)
+    backdate_opened(learning, 25)
     once, _ = learned(learning, SAME_MEANING, CANCEL)
     assert once > 0.0
     for _ in range(5):  # a new cookie each time, the same address
         again = Visitor(learning)
         again.client.environ_base["REMOTE_ADDR"] = first.address
         opened_on_contact_form(learning, ASKED, again)
-    backdate(learning, 25)
+    backdate_opened(learning, 25)
     assert len({r.voter for r in rows(learning)}) == 1
     one_unit = Tuning().max_adjustment / 3  # one visitor's say, however often they open it
     assert learned(learning, SAME_MEANING, CANCEL)[0] <= one_unit + 1e-9

@@ -27,7 +27,7 @@ NOT_PRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010
 # What building a value raises besides YAMLError: int("x"), date(2024, 13, 45), a timestamp that did not match.
 BUILD_ERRORS = (yaml.YAMLError, ValueError, TypeError, AttributeError, OverflowError)
 _STANDARD_TAG = "tag:yaml.org,2002:"
-MAX_DEPTH = 50  # levels of nesting: no writer's file needs more, and finding a bad value walks them
+MAX_DEPTH = 50  # levels a bad value is searched through for its culprit; deeper is a problem of its own
 
 
 class ValueInvalid(KbError):
@@ -65,12 +65,9 @@ def compose(text: str, rel: str, first_line: int = 1) -> tuple[yaml.Node | None,
         return None, [Problem(rel, first_line + (mark.line if mark else 0), f"invalid YAML: {reason or exc}")]
     if node is None or (isinstance(node, yaml.ScalarNode) and node.tag == _STANDARD_TAG + "null"):
         return None, []  # nothing but comments, or an explicit null: an empty file
-    aliased, depth = _shape(node)
-    if aliased:
+    if "&" in text and _has_alias(node):  # an alias needs an anchor: most files are never walked
         line = first_line + _alias_line(text)
         return None, [Problem(rel, line, "an alias (*name) repeats another value: write the value out instead")]
-    if depth > MAX_DEPTH:
-        return None, [Problem(rel, first_line + node.start_mark.line, f"nested more than {MAX_DEPTH} levels deep")]
     return node, []
 
 
@@ -80,6 +77,9 @@ def build(node: yaml.Node, rel: str, first_line: int = 1) -> Any:
     try:
         return SafeConstructor().construct_document(node)
     except BUILD_ERRORS as exc:
+        if _depth(node) > MAX_DEPTH:  # finding the part that cannot be built recurses once per level
+            message = f"nested more than {MAX_DEPTH} levels deep"
+            raise ValueInvalid(Problem(rel, first_line + node.start_mark.line, message)) from None
         culprit = _unbuildable(node)
         mark = getattr(exc, "problem_mark", None) or culprit.start_mark
         raise ValueInvalid(Problem(rel, first_line + mark.line, _reason(culprit, exc))) from None
@@ -136,20 +136,27 @@ def _unbuildable(node: yaml.Node) -> yaml.Node:
     return node
 
 
-def _shape(node: yaml.Node) -> tuple[bool, int]:
-    """Whether a node appears twice in the tree (the composer hands an alias its anchor's node), and how
-    deep the tree is; walked without recursion."""
+def _has_alias(node: yaml.Node) -> bool:
+    """Whether a node appears twice in the tree: the composer hands an alias its anchor's node."""
     seen: set[int] = set()
-    deepest = 0
-    todo = [(node, 1)]
+    todo = [node]
+    while todo:
+        current = todo.pop()
+        if id(current) in seen:
+            return True
+        seen.add(id(current))
+        todo.extend(_children(current))
+    return False
+
+
+def _depth(node: yaml.Node) -> int:
+    """How many levels deep the tree under ``node`` goes, walked without recursion."""
+    deepest, todo = 0, [(node, 1)]
     while todo:
         current, depth = todo.pop()
-        if id(current) in seen:
-            return True, depth
-        seen.add(id(current))
         deepest = max(deepest, depth)
         todo.extend((child, depth + 1) for child in _children(current))
-    return False, deepest
+    return deepest
 
 
 def _alias_line(text: str) -> int:

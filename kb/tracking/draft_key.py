@@ -4,7 +4,7 @@ The contact form's searches are stored without their text (a draft the visitor m
 or an answer opened later sends the draft again, and only a draft that hashes to the search's key may
 teach the search (kb.learning.asked): anyone can post any words, but not claim that the suggestions they
 were shown were for them. HMAC-SHA256 under the app's secret key, over the draft's beginning with case and
-spacing folded, then redacted; ``kb purge`` empties it with the other search text.
+spacing folded, then redacted; ``kb purge`` empties it after a day, when no vote of that day can need it.
 """
 
 from __future__ import annotations
